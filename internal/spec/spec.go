@@ -20,10 +20,10 @@ type Spec struct {
 	Desktop        string        `yaml:"desktop" json:"desktop"`       // none (default) | i3 | dwm
 	Display        string        `yaml:"display" json:"display"`       // none (default, serial console) | gtk | sdl | vnc
 	PortForwards   []PortForward `yaml:"portForwards" json:"portForwards"`
-	SSHPort        int           `yaml:"sshPort" json:"sshPort"` // host port for guest 22; 0 = pick a free one
-	Release        string        `yaml:"release" json:"release"` // e.g. 25.11, unstable, stable (default)
-	ISO            string        `yaml:"iso" json:"iso,omitempty"`             // installer ISO: local path or http(s) URL
-	ISOSHA256      string        `yaml:"isoSha256" json:"isoSha256,omitempty"` // required for a URL, optional for a path
+	SSHPort        int           `yaml:"sshPort" json:"sshPort"`                   // host port for guest 22; 0 = pick a free one
+	Release        string        `yaml:"release" json:"release"`                   // e.g. 25.11, unstable, stable (default)
+	ISO            string        `yaml:"iso" json:"iso,omitempty"`                 // installer ISO: local path or http(s) URL
+	ISOSHA256      string        `yaml:"isoSha256" json:"isoSha256,omitempty"`     // required for a URL, optional for a path
 	ExtraConfig    string        `yaml:"extraConfig" json:"extraConfig,omitempty"` // Nix text added to configuration.nix
 }
 
