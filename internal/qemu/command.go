@@ -1,0 +1,293 @@
+// Package qemu builds QEMU command lines (pure: Command, Shell) and runs
+// them (process.go: Start, Alive, WaitExit, Kill). The builder takes every
+// host fact as a parameter, so the same Params give the same argv on every
+// machine; that is what the golden tests pin down.
+package qemu
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/store"
+)
+
+// Params are the inputs of Command: the VM spec plus the host facts that
+// were resolved for this run.
+type Params struct {
+	Spec     spec.Spec      // validated, defaults applied
+	Instance store.Instance // file paths (disks, efivars, sockets, logs, pidfile)
+	Binary   string         // qemu-system-<arch> path
+	Accel    string         // "kvm" | "hvf" | "tcg"
+	UEFICode string         // firmware CODE (read-only pflash); "" for BIOS
+	SSHPort  int            // resolved host port forwarded to guest 22
+	Display  string         // effective display mode: none|gtk|sdl|vnc
+	ISO      string         // CD-ROM image path; "" = none
+	// Direct kernel boot; "" = none. Append is passed as one argv element.
+	Kernel, Initrd, Append string
+	// Daemonize adds -daemonize -pidfile (false for foreground runs, e.g.
+	// benchmarks).
+	Daemonize bool
+}
+
+// Accels lists the accelerators Command accepts.
+var Accels = []string{"kvm", "hvf", "tcg"}
+
+// VNCSocket is the unix socket QEMU's VNC server listens on for display
+// "vnc". It sits next to the other sockets so it obeys the same path limit.
+func VNCSocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "vnc.sock") }
+
+// Command returns the QEMU argv for p; argv[0] is p.Binary. It does no I/O.
+//
+// The machine is built with -nodefaults -no-user-config: QEMU's implicit
+// devices (a VGA, a NIC, a CD-ROM drive, a monitor and serial on virtual
+// consoles, a parallel port) differ between machine types and versions, and
+// a host's /etc/qemu config could add more. Everything the VM needs is added
+// back explicitly, so the argv says the whole machine. On x86 that includes a
+// standard VGA even when headless, so a display (e.g. VNC via QMP) can be
+// attached later and the installer's framebuffer console has somewhere to go.
+func Command(p Params) ([]string, error) {
+	if err := check(p); err != nil {
+		return nil, err
+	}
+	s := p.Spec
+	in := p.Instance
+	arm := s.Arch == "aarch64"
+	uefi := s.Firmware == "uefi"
+
+	a := []string{p.Binary, "-nodefaults", "-no-user-config"}
+	a = append(a, "-name", opt("nixvm-"+s.Name)+",process="+opt("nixvm-"+s.Name))
+
+	// Machine and CPU.
+	switch {
+	case arm && p.Accel == "kvm":
+		a = append(a, "-machine", "virt,gic-version=host")
+	case arm && p.Accel == "tcg":
+		a = append(a, "-machine", "virt,gic-version=max")
+	case arm:
+		// hvf: QEMU picks the GIC the accelerator supports; "host" is
+		// KVM-only and "max" is not accepted by every hvf release.
+		a = append(a, "-machine", "virt")
+	case uefi:
+		a = append(a, "-machine", "q35")
+	default:
+		a = append(a, "-machine", "pc")
+	}
+	accel := p.Accel
+	if accel == "tcg" && s.CPUs > 1 {
+		accel = "tcg,thread=multi"
+	}
+	a = append(a, "-accel", accel)
+	if p.Accel == "tcg" {
+		a = append(a, "-cpu", "max")
+	} else {
+		a = append(a, "-cpu", "host")
+	}
+	a = append(a, "-smp", strconv.Itoa(s.CPUs), "-m", strconv.FormatInt(int64(s.Memory/spec.MiB), 10)+"M")
+
+	// Firmware: SeaBIOS is QEMU's built-in default, UEFI needs the code
+	// (shared, read-only) and the per-VM variable store.
+	if uefi {
+		a = append(a,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+opt(p.UEFICode),
+			"-drive", "if=pflash,format=raw,unit=1,file="+opt(in.EFIVars()))
+	}
+
+	// Boot order: the installer CD first (when attached), then the disks.
+	boot := 0
+	if p.ISO != "" {
+		a = append(a, "-drive", "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file="+opt(p.ISO))
+		if arm {
+			// virt has no IDE/AHCI controller.
+			a = append(a, "-device", "virtio-scsi-pci,id=scsi0",
+				"-device", "scsi-cd,bus=scsi0.0,drive=cd0,bootindex=0")
+		} else {
+			a = append(a, "-device", "ide-cd,drive=cd0,bootindex=0")
+		}
+		boot = 1
+	}
+	for i := range s.Disks {
+		id := "disk" + strconv.Itoa(i)
+		a = append(a,
+			"-drive", "if=none,id="+id+",file="+opt(in.Disk(i))+",format=qcow2,discard=unmap",
+			"-device", "virtio-blk-pci,drive="+id+",bootindex="+strconv.Itoa(boot+i))
+	}
+
+	// Network: user mode, every forward bound to the host's loopback only.
+	fwd := "user,id=net0,hostfwd=tcp:127.0.0.1:" + strconv.Itoa(p.SSHPort) + "-:22"
+	for _, f := range s.PortForwards {
+		fwd += ",hostfwd=tcp:127.0.0.1:" + strconv.Itoa(f.Host) + "-:" + strconv.Itoa(f.Guest)
+	}
+	a = append(a, "-netdev", fwd, "-device", "virtio-net-pci,netdev=net0")
+	a = append(a, "-device", "virtio-rng-pci")
+
+	// Serial console on a socket (attach/expect) with everything also
+	// appended to serial.log, which outlives the connection.
+	a = append(a,
+		"-chardev", "socket,id=serial0,path="+opt(in.SerialSocket())+",server=on,wait=off,logfile="+opt(in.SerialLog())+",logappend=on",
+		"-serial", "chardev:serial0",
+		"-qmp", "unix:"+opt(in.QMPSocket())+",server=on,wait=off")
+
+	// Display. -nographic is never used: it would put the monitor and
+	// serial on stdio, which -daemonize forbids.
+	graphic := p.Display != "none"
+	if arm {
+		if graphic {
+			a = append(a, "-device", "virtio-gpu-pci",
+				"-device", "qemu-xhci", "-device", "usb-kbd", "-device", "usb-tablet")
+		}
+	} else {
+		a = append(a, "-vga", "std")
+		if graphic {
+			// An absolute pointer, so the viewer does not grab the mouse.
+			a = append(a, "-usb", "-device", "usb-tablet")
+		}
+	}
+	switch p.Display {
+	case "none":
+		a = append(a, "-display", "none")
+	case "gtk", "sdl":
+		a = append(a, "-display", p.Display)
+	case "vnc":
+		// A unix socket only: a TCP VNC server would be reachable by
+		// every local user without a password.
+		a = append(a, "-vnc", "unix:"+opt(VNCSocket(in)), "-display", "none")
+	}
+
+	if p.Kernel != "" {
+		a = append(a, "-kernel", p.Kernel)
+		if p.Initrd != "" {
+			a = append(a, "-initrd", p.Initrd)
+		}
+		if p.Append != "" {
+			a = append(a, "-append", p.Append)
+		}
+	}
+	if p.Daemonize {
+		a = append(a, "-daemonize", "-pidfile", in.PIDFile())
+	}
+	return a, nil
+}
+
+// opt escapes a value for QEMU's comma-separated option syntax, where a
+// literal comma is written twice.
+func opt(v string) string { return strings.ReplaceAll(v, ",", ",,") }
+
+// check validates p, naming the field that is wrong and what is valid.
+func check(p Params) error {
+	s := p.Spec
+	if p.Binary == "" {
+		return fmt.Errorf("binary: empty QEMU binary path")
+	}
+	if s.Name == "" {
+		return fmt.Errorf("name: empty VM name")
+	}
+	if !oneOf(s.Arch, spec.Arches) {
+		return fmt.Errorf("arch: %q is not one of %s", s.Arch, strings.Join(spec.Arches, ", "))
+	}
+	if !oneOf(s.Firmware, spec.Firmwares) {
+		return fmt.Errorf("firmware: %q is not one of %s", s.Firmware, strings.Join(spec.Firmwares, ", "))
+	}
+	if s.Arch == "aarch64" && s.Firmware != "uefi" {
+		return fmt.Errorf("firmware: aarch64 needs uefi (QEMU's virt machine has no BIOS)")
+	}
+	if !oneOf(p.Accel, Accels) {
+		return fmt.Errorf("accel: %q is not one of %s", p.Accel, strings.Join(Accels, ", "))
+	}
+	if !oneOf(p.Display, spec.Displays) {
+		return fmt.Errorf("display: %q is not one of %s", p.Display, strings.Join(spec.Displays, ", "))
+	}
+	if s.CPUs < 1 {
+		return fmt.Errorf("cpus: %d, need at least 1", s.CPUs)
+	}
+	if s.Memory < spec.MiB || s.Memory%spec.MiB != 0 {
+		return fmt.Errorf("memory: %s is not a whole number of MiB (use e.g. 2G, 1536M)", s.Memory)
+	}
+	if len(s.Disks) == 0 {
+		return fmt.Errorf("disks: need at least one disk")
+	}
+	if !validPort(p.SSHPort) {
+		return fmt.Errorf("sshPort: %d is not a TCP port (1-65535)", p.SSHPort)
+	}
+	hostPorts := map[int]string{p.SSHPort: "sshPort"}
+	for i, f := range s.PortForwards {
+		field := fmt.Sprintf("portForwards[%d]", i)
+		if f.Proto != "" && f.Proto != "tcp" {
+			return fmt.Errorf("%s: protocol %q is not supported (use tcp)", field, f.Proto)
+		}
+		if !validPort(f.Host) || !validPort(f.Guest) {
+			return fmt.Errorf("%s: %d:%d, ports must be 1-65535", field, f.Host, f.Guest)
+		}
+		if other, dup := hostPorts[f.Host]; dup {
+			return fmt.Errorf("%s: host port %d is already used by %s", field, f.Host, other)
+		}
+		hostPorts[f.Host] = field
+	}
+	if s.Firmware == "uefi" && p.UEFICode == "" {
+		return fmt.Errorf("uefiCode: firmware uefi needs the UEFI code image (e.g. OVMF_CODE_4M.fd)")
+	}
+	if s.Firmware == "bios" && p.UEFICode != "" {
+		return fmt.Errorf("uefiCode: set for firmware bios; leave it empty or use firmware uefi")
+	}
+	if p.Kernel == "" && (p.Initrd != "" || p.Append != "") {
+		return fmt.Errorf("kernel: initrd or append given without a kernel")
+	}
+	// QEMU -daemonize changes directory to /, so a relative path would
+	// silently mean something else in the saved cmdline.
+	paths := []struct{ field, path string }{
+		{"instance dir", p.Instance.Dir}, {"uefiCode", p.UEFICode}, {"iso", p.ISO},
+		{"kernel", p.Kernel}, {"initrd", p.Initrd},
+	}
+	for _, f := range paths {
+		if f.field == "instance dir" || f.path != "" {
+			if !filepath.IsAbs(f.path) {
+				return fmt.Errorf("%s: %q is not an absolute path", f.field, f.path)
+			}
+		}
+	}
+	return nil
+}
+
+func validPort(p int) bool { return p >= 1 && p <= 65535 }
+
+func oneOf(v string, list []string) bool {
+	for _, x := range list {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Shell renders argv as one POSIX shell line that runs the same argv when
+// pasted: words with anything but safe characters are single-quoted.
+func Shell(argv []string) string {
+	var b strings.Builder
+	for i, w := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(shellQuote(w, i == 0))
+	}
+	return b.String()
+}
+
+func shellQuote(w string, first bool) string {
+	safe := w != ""
+	for _, c := range w {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_-+=,.:/@%", c)) {
+			safe = false
+			break
+		}
+	}
+	// In command position NAME=value would be an assignment, not a command.
+	if first && strings.Contains(w, "=") {
+		safe = false
+	}
+	if safe {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
