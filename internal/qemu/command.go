@@ -96,17 +96,22 @@ func Command(p Params) ([]string, error) {
 	}
 
 	// Boot order: the installer CD first (when attached), then the disks.
+	// With -kernel, x86 QEMU gives bootindex 0 to its linuxboot option ROM
+	// and rejects a second 0, so devices start at 1 there.
 	boot := 0
+	if p.Kernel != "" {
+		boot = 1
+	}
 	if p.ISO != "" {
 		a = append(a, "-drive", "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file="+opt(p.ISO))
+		cd := "drive=cd0,bootindex=" + strconv.Itoa(boot)
 		if arm {
 			// virt has no IDE/AHCI controller.
-			a = append(a, "-device", "virtio-scsi-pci,id=scsi0",
-				"-device", "scsi-cd,bus=scsi0.0,drive=cd0,bootindex=0")
+			a = append(a, "-device", "virtio-scsi-pci,id=scsi0", "-device", "scsi-cd,bus=scsi0.0,"+cd)
 		} else {
-			a = append(a, "-device", "ide-cd,drive=cd0,bootindex=0")
+			a = append(a, "-device", "ide-cd,"+cd)
 		}
-		boot = 1
+		boot++
 	}
 	for i := range s.Disks {
 		id := "disk" + strconv.Itoa(i)

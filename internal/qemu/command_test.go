@@ -159,15 +159,6 @@ func TestCommandInvariants(t *testing.T) {
 	}
 }
 
-func has(argv []string, w string) bool {
-	for _, a := range argv {
-		if a == w {
-			return true
-		}
-	}
-	return false
-}
-
 func TestCommandErrors(t *testing.T) {
 	tests := []struct {
 		name   string
