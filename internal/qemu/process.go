@@ -25,8 +25,9 @@ const maxErrOutput = 4096
 // ...: Could not open ...").
 //
 // If ctx ends while QEMU is still setting up, the foreground process is
-// killed; a daemon that got as far as writing a new PID to pidFile is
-// killed too, so a cancelled start leaves no VM behind.
+// killed, and so is a daemon that already wrote a new PID to pidFile. This
+// is best effort: the daemon is in its own session, so one that writes its
+// pidfile only after the check survives (Alive/Kill on the pidfile later).
 func Start(ctx context.Context, argv []string, pidFile, logPath string) (int, error) {
 	if len(argv) == 0 {
 		return 0, errors.New("start qemu: empty argv")
