@@ -1,0 +1,253 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Limits checked by Validate.
+const (
+	MaxCPUs      = 256
+	MinMemory    = 256 * MiB
+	MaxMemory    = 1 * TiB
+	MinDiskSize  = 1 * GiB
+	MaxMBRDisk   = 2 * TiB
+	MinRootSize  = 1 * GiB
+	ESPSize      = 512 * MiB
+	MaxDisks     = 2
+	maxPort      = 65535
+	nameRule     = "use 1-63 of a-z, 0-9 and -, starting with a letter or digit"
+	releaseRule  = "use stable, unstable or a release like 25.11: YY.05 or YY.11 with YY >= 20"
+	sizeHintByte = "; a bare number is bytes, write e.g. 2048M"
+)
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	releaseRE = regexp.MustCompile(`^([0-9]{2})\.(05|11)$`)
+	sha256RE  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
+
+// ValidName reports whether name is a valid VM name.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// Validate checks a spec after ApplyDefaults and returns the first problem
+// as one line: "field: problem (valid values)". Fields are named as in
+// nixvm.yaml.
+func (s *Spec) Validate() error {
+	checks := []func() error{
+		s.validateName,
+		s.validateEnums,
+		s.validateCPUs,
+		s.validateMemory,
+		s.validateDisks,
+		s.validateSwap,
+		s.validatePorts,
+		s.validateRelease,
+		s.validateISO,
+		s.validateExtraConfig,
+	}
+	for _, c := range checks {
+		if err := c(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Spec) validateName() error {
+	if s.Name == "" {
+		return fmt.Errorf("name: is required (%s)", nameRule)
+	}
+	if !ValidName(s.Name) {
+		return fmt.Errorf("name: %q is not a valid VM name (%s)", s.Name, nameRule)
+	}
+	return nil
+}
+
+func (s *Spec) validateEnums() error {
+	for _, e := range []struct {
+		field, value string
+		valid        []string
+	}{
+		{"arch", s.Arch, Arches},
+		{"firmware", s.Firmware, Firmwares},
+		{"partitionTable", s.PartitionTable, PartitionTables},
+		{"raid", s.RAID, RAIDLevels},
+		{"filesystem", s.Filesystem, Filesystems},
+		{"desktop", s.Desktop, Desktops},
+		{"display", s.Display, Displays},
+	} {
+		if err := checkEnum(e.field, e.value, e.valid); err != nil {
+			return err
+		}
+	}
+	if s.Arch == "aarch64" && s.Firmware == "bios" {
+		return fmt.Errorf("firmware: bios is not available on aarch64 (aarch64 boots UEFI only; use uefi)")
+	}
+	return nil
+}
+
+func checkEnum(field, value string, valid []string) error {
+	if slices.Contains(valid, value) {
+		return nil
+	}
+	return fmt.Errorf("%s: %q is not valid (use %s)", field, value, orList(valid))
+}
+
+// orList writes "a, b or c".
+func orList(v []string) string {
+	if len(v) < 2 {
+		return strings.Join(v, "")
+	}
+	return strings.Join(v[:len(v)-1], ", ") + " or " + v[len(v)-1]
+}
+
+func (s *Spec) validateCPUs() error {
+	if s.CPUs < 1 || s.CPUs > MaxCPUs {
+		return fmt.Errorf("cpus: %d is out of range (use 1 to %d)", s.CPUs, MaxCPUs)
+	}
+	return nil
+}
+
+func (s *Spec) validateMemory() error {
+	switch {
+	case s.Memory < MinMemory:
+		hint := ""
+		if s.Memory > 0 && s.Memory < MiB {
+			hint = sizeHintByte
+		}
+		return fmt.Errorf("memory: %s is too small (use at least %s%s)", s.Memory, MinMemory, hint)
+	case s.Memory > MaxMemory:
+		return fmt.Errorf("memory: %s is too large (use at most %s)", s.Memory, MaxMemory)
+	}
+	return nil
+}
+
+// systemDisks is how many disks hold the OS: both with raid1, else the
+// first; a second disk without raid is a data disk left unformatted.
+func (s *Spec) systemDisks() int {
+	if s.RAID == "raid1" {
+		return min(2, len(s.Disks))
+	}
+	return min(1, len(s.Disks))
+}
+
+func (s *Spec) validateDisks() error {
+	switch n := len(s.Disks); {
+	case n == 0:
+		return fmt.Errorf("disks: none given (use 1 or 2 disks)")
+	case n > MaxDisks:
+		return fmt.Errorf("disks: %d given (use 1 or 2 disks)", n)
+	}
+	for i, d := range s.Disks {
+		if d.Size < MinDiskSize {
+			hint := ""
+			if d.Size > 0 && d.Size < MiB {
+				hint = sizeHintByte
+			}
+			return fmt.Errorf("disks[%d].size: %s is too small (use at least %s%s)", i, d.Size, MinDiskSize, hint)
+		}
+	}
+	if s.RAID == "raid1" && len(s.Disks) != 2 {
+		return fmt.Errorf("raid: raid1 needs exactly two disks, got %d (add a second disk or use raid none)", len(s.Disks))
+	}
+	if s.PartitionTable == "mbr" {
+		for i, d := range s.Disks {
+			if d.Size > MaxMBRDisk {
+				return fmt.Errorf("partitionTable: mbr cannot address disks over 2 TiB (disk %d is %s); use gpt", i, d.Size)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Spec) validateSwap() error {
+	if s.Swap < 0 {
+		return fmt.Errorf("swap: %s is negative (use 0 for no swap, or a size like 2G)", s.Swap)
+	}
+	need := s.Swap + MinRootSize
+	parts := "1G root"
+	if s.Swap > 0 {
+		parts = s.Swap.String() + " swap + " + parts
+	}
+	if s.Firmware == "uefi" {
+		need += ESPSize
+		parts += " + 512M ESP"
+	}
+	for i := range s.systemDisks() {
+		d := s.Disks[i].Size
+		if s.Swap >= d {
+			return fmt.Errorf("swap: %s is not smaller than disk %d (%s); use less swap or a bigger disk", s.Swap, i, d)
+		}
+		if d < need {
+			return fmt.Errorf("disks[%d].size: %s is too small for %s (use at least %s)", i, d, parts, need)
+		}
+	}
+	return nil
+}
+
+func (s *Spec) validatePorts() error {
+	if s.SSHPort < 0 || s.SSHPort > maxPort {
+		return fmt.Errorf("sshPort: %d is out of range (use 0 to pick a free port, or 1 to %d)", s.SSHPort, maxPort)
+	}
+	seen := map[int]int{}
+	for i, p := range s.PortForwards {
+		field := fmt.Sprintf("portForwards[%d]", i)
+		if p.Host < 1 || p.Host > maxPort {
+			return fmt.Errorf("%s: host port %d is out of range (use 1 to %d)", field, p.Host, maxPort)
+		}
+		if p.Guest < 1 || p.Guest > maxPort {
+			return fmt.Errorf("%s: guest port %d is out of range (use 1 to %d)", field, p.Guest, maxPort)
+		}
+		if p.Proto != "" && p.Proto != "tcp" {
+			return fmt.Errorf("%s: protocol %q is not supported (use tcp)", field, p.Proto)
+		}
+		if j, dup := seen[p.Host]; dup {
+			return fmt.Errorf("%s: host port %d is already forwarded by portForwards[%d] (use another host port)", field, p.Host, j)
+		}
+		seen[p.Host] = i
+		if s.SSHPort != 0 && p.Host == s.SSHPort {
+			return fmt.Errorf("%s: host port %d is the sshPort (use another host port)", field, p.Host)
+		}
+	}
+	return nil
+}
+
+func (s *Spec) validateRelease() error {
+	if s.Release == "stable" || s.Release == "unstable" {
+		return nil
+	}
+	m := releaseRE.FindStringSubmatch(s.Release)
+	if m == nil {
+		return fmt.Errorf("release: %q is not valid (%s)", s.Release, releaseRule)
+	}
+	if yy, _ := strconv.Atoi(m[1]); yy < 20 {
+		return fmt.Errorf("release: %q is too old (%s)", s.Release, releaseRule)
+	}
+	return nil
+}
+
+// IsURL reports whether the iso field names a download rather than a file.
+func IsURL(iso string) bool {
+	return strings.HasPrefix(iso, "http://") || strings.HasPrefix(iso, "https://")
+}
+
+func (s *Spec) validateISO() error {
+	if s.ISOSHA256 != "" && !sha256RE.MatchString(s.ISOSHA256) {
+		return fmt.Errorf("isoSha256: %q is not a SHA-256 (use 64 hex digits)", s.ISOSHA256)
+	}
+	if IsURL(s.ISO) && s.ISOSHA256 == "" {
+		return fmt.Errorf("isoSha256: is required when iso is a URL (use the 64 hex digits published at %s.sha256)", s.ISO)
+	}
+	return nil
+}
+
+func (s *Spec) validateExtraConfig() error {
+	if i := strings.IndexByte(s.ExtraConfig, 0); i >= 0 {
+		return fmt.Errorf("extraConfig: contains a NUL byte at offset %d (use plain Nix text)", i)
+	}
+	return nil
+}
