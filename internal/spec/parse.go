@@ -161,6 +161,12 @@ func translateYAMLError(file string, err error, ix *lineIndex) error {
 		return fmt.Errorf("%s%sset twice (first at line %s)", prefix, where, m[2])
 	}
 	if m := reCannot.FindStringSubmatch(body); m != nil {
+		// The decoder names the offending node's tag; on a line holding a
+		// key and a nested value ("disks: {size: 20G}") that tells which
+		// of them is meant.
+		if p, ok := ix.byTag(line, m[1]); ok {
+			where = formatPath(p) + ": "
+		}
 		return fmt.Errorf("%s%sexpected %s, got %s", prefix, where, describeGoType(m[3]), describeTag(m[1], m[2]))
 	}
 	return fmt.Errorf("%s%s%s", prefix, where, body)
@@ -264,10 +270,16 @@ func editDistance(a, b string) int {
 type lineIndex struct {
 	lines map[int]lineEntry
 	exact map[[2]int][]string // by line and column of a value
+	tags  map[lineTag][][]string
+}
+
+type lineTag struct {
+	line int
+	tag  string
 }
 
 func newLineIndex(root *yaml.Node) *lineIndex {
-	ix := &lineIndex{lines: map[int]lineEntry{}, exact: map[[2]int][]string{}}
+	ix := &lineIndex{lines: map[int]lineEntry{}, exact: map[[2]int][]string{}, tags: map[lineTag][][]string{}}
 	ix.walk(root, nil)
 	return ix
 }
@@ -287,14 +299,14 @@ func (ix *lineIndex) walk(n *yaml.Node, path []string) {
 			p := append(path[:len(path):len(path)], k.Value)
 			ix.add(k.Line, p)
 			ix.add(v.Line, p)
-			ix.exact[[2]int{v.Line, v.Column}] = p
+			ix.value(v, p)
 			ix.walk(v, p)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			p := append(path[:len(path):len(path)], "["+strconv.Itoa(i)+"]")
 			ix.add(c.Line, p)
-			ix.exact[[2]int{c.Line, c.Column}] = p
+			ix.value(c, p)
 			ix.walk(c, p)
 		}
 	}
@@ -316,6 +328,21 @@ func (ix *lineIndex) add(line int, path []string) {
 		}
 		ix.lines[line] = lineEntry{path: path[:n], frozen: true}
 	}
+}
+
+// value records where the value at path starts and what it is.
+func (ix *lineIndex) value(n *yaml.Node, path []string) {
+	ix.exact[[2]int{n.Line, n.Column}] = path
+	k := lineTag{n.Line, n.ShortTag()}
+	ix.tags[k] = append(ix.tags[k], path)
+}
+
+// byTag finds the one value on line with the given tag.
+func (ix *lineIndex) byTag(line int, tag string) ([]string, bool) {
+	if ix == nil || len(ix.tags[lineTag{line, tag}]) != 1 {
+		return nil, false
+	}
+	return ix.tags[lineTag{line, tag}][0], true
 }
 
 func (ix *lineIndex) at(line, col int) ([]string, bool) {

@@ -100,6 +100,21 @@ func TestParseErrors(t *testing.T) {
 			want: `nixvm.yaml line 1: lvm: expected true or false, got "maybe"`,
 		},
 		{
+			name: "mapping where a list belongs",
+			in:   "disks: {size: 20G}\n",
+			want: `nixvm.yaml line 1: disks: expected a list, got a mapping`,
+		},
+		{
+			name: "list where text belongs",
+			in:   "extraConfig: [a]\n",
+			want: `nixvm.yaml line 1: extraConfig: expected text, got a list`,
+		},
+		{
+			name: "wrong type inside a flow mapping",
+			in:   "disks: [{size: 20G}, {size: [1]}]\n",
+			want: `nixvm.yaml line 1: disks[1].size: expected a size like 512M or 20G, got a list`,
+		},
+		{
 			name: "list where a mapping belongs",
 			in:   "disks:\n  - 20G\n",
 			want: `nixvm.yaml line 2: disks[0]: expected a mapping like {size: 20G}, got "20G"`,
