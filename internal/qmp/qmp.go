@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -20,7 +21,7 @@ import (
 
 // ErrClosed is returned (wrapped) by Execute and WaitEvent once the
 // connection has ended: QEMU exited, closed the socket, or Close was called.
-var ErrClosed = errors.New("qmp: connection closed")
+var ErrClosed = errors.New("QMP connection closed")
 
 // eventBuffer is how many events are kept for a slow consumer. When it is
 // full the oldest event is dropped: the reader must never block, or command
@@ -251,10 +252,13 @@ func (c *Client) read() {
 		}
 	}
 
-	if errors.Is(err, net.ErrClosed) {
-		err = ErrClosed
-	} else {
-		err = fmt.Errorf("%w: %v", ErrClosed, err)
+	switch {
+	case errors.Is(err, net.ErrClosed):
+		err = ErrClosed // Close was called
+	case errors.Is(err, io.EOF):
+		err = fmt.Errorf("%w by QEMU (did it exit?)", ErrClosed)
+	default:
+		err = fmt.Errorf("%w after a read error: %v", ErrClosed, err)
 	}
 	c.mu.Lock()
 	c.readErr = err

@@ -263,6 +263,9 @@ func TestServerClosesMidCommand(t *testing.T) {
 	if !errors.Is(err, ErrClosed) {
 		t.Fatalf("Execute when server hangs up = %v, want ErrClosed", err)
 	}
+	if !strings.Contains(err.Error(), "query-status") || !strings.Contains(err.Error(), "closed by QEMU") {
+		t.Errorf("error %q should name the command and say QEMU closed the connection", err)
+	}
 	if _, ok := <-c.Events(); ok {
 		t.Error("Events channel still open after the connection ended")
 	}
