@@ -194,7 +194,7 @@ func (r *doctorReport) write(out io.Writer) error {
 	var warnings []string
 	for _, arch := range host.Arches {
 		a := r.Accelerators[arch]
-		fmt.Fprintf(w, "Accelerator %s:\t%s (%s)\n", arch, a.Name, a.Reason)
+		fmt.Fprintf(w, "Accelerator %s:\t%s: %s\n", arch, a.Name, a.Reason)
 		if a.Warning != "" && !slices.Contains(warnings, a.Warning) {
 			warnings = append(warnings, a.Warning)
 		}
