@@ -61,7 +61,15 @@ func newRootCommand(s Streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.AddCommand(
-	// verbs are added here, one file each
+		newDoctorCommand(),
+		newCreateCommand(),
+		newStartCommand(),
+		newStopCommand(),
+		newStatusCommand(),
+		newListCommand(),
+		newConsoleCommand(),
+		newLogsCommand(),
+		newRmCommand(),
 	)
 	return root
 }

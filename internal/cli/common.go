@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/store"
+)
+
+// detectHost finds QEMU, firmware and the accelerator. A variable so tests
+// of commands can give fixed facts.
+var detectHost = host.Detect
+
+// completeVMNames completes the first argument with the names of existing VMs.
+func completeVMNames(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ins, _ := store.List()
+	var names []string
+	for _, in := range ins {
+		if strings.HasPrefix(in.Name, toComplete) {
+			names = append(names, in.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// lockVM looks up an existing VM and takes its lock.
+func lockVM(name string) (store.Instance, *store.Lock, error) {
+	in, err := store.Lookup(name)
+	if err != nil {
+		return in, nil, err
+	}
+	l, err := in.TryLock()
+	return in, l, err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,146 @@
+// Package vm carries out the life of one VM: create, start, stop, status,
+// remove. It joins the pure planners (spec, qemu.Command) to the executors
+// (qemu-img, the QEMU process, QMP) and keeps the instance directory
+// consistent; commands in internal/cli only parse and print.
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/qemuimg"
+	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/store"
+)
+
+// CreateOptions are the choices of create beyond the spec.
+type CreateOptions struct {
+	// Manual prepares a VM that boots ISO for a hand install.
+	Manual bool
+	ISO    string
+}
+
+// Create makes the instance directory of s (validated) with its disks and,
+// for UEFI, its own copy of the firmware variables. It is all or nothing:
+// everything is made in a temporary directory next to the final one and
+// renamed into place at the end, so a failure or an interrupt (ctx) leaves
+// no VM behind.
+func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOptions) (in store.Instance, err error) {
+	in, err = store.Open(s.Name)
+	if err != nil {
+		return in, err
+	}
+	if in.Exists() {
+		return in, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", s.Name, s.Name)
+	}
+	qemuImg := facts.QEMUImg
+	if qemuImg == nil {
+		return in, errors.New("qemu-img not found in PATH: install qemu-utils (Debian/Ubuntu) or qemu-img (Fedora); see nixvm doctor")
+	}
+	if _, err := facts.QEMUFor(s.Arch); err != nil {
+		return in, err
+	}
+	var firmware host.UEFIPair
+	if s.Firmware == "uefi" {
+		if firmware, err = facts.UEFIFor(s.Arch); err != nil {
+			return in, err
+		}
+	}
+	if opts.ISO != "" {
+		abs, err := filepath.Abs(opts.ISO)
+		if err != nil {
+			return in, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return in, fmt.Errorf("--iso: %w", err)
+		}
+		opts.ISO = abs
+		s.ISO = abs
+	}
+
+	parent := filepath.Dir(in.Dir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return in, fmt.Errorf("make %s: %w", parent, err)
+	}
+	tmpDir, err := os.MkdirTemp(parent, "."+s.Name+".creating-")
+	if err != nil {
+		return in, fmt.Errorf("make instance directory: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmpDir)
+		}
+	}()
+	if err := os.Chmod(tmpDir, 0o700); err != nil {
+		return in, err
+	}
+	tmp := store.Instance{Name: s.Name, Dir: tmpDir}
+
+	for i, d := range s.Disks {
+		if err := qemuimg.Create(ctx, qemuImg.Path, tmp.Disk(i), d.Size.Bytes()); err != nil {
+			return in, fmt.Errorf("create disk %d: %w", i, err)
+		}
+		// qemu-img honours the umask; disks hold the guest's secrets.
+		if err := os.Chmod(tmp.Disk(i), 0o600); err != nil {
+			return in, err
+		}
+	}
+	if s.Firmware == "uefi" {
+		if err := copyFile(firmware.Vars, tmp.EFIVars(), 0o600); err != nil {
+			return in, fmt.Errorf("copy UEFI variables from %s: %w", firmware.Vars, err)
+		}
+	}
+	data, err := s.Marshal()
+	if err != nil {
+		return in, err
+	}
+	if err := store.WriteFileAtomic(tmp.SpecFile(), data, 0o600); err != nil {
+		return in, err
+	}
+	st := store.State{Phase: store.PhaseReady, Manual: opts.Manual, ISO: opts.ISO}
+	if err := tmp.WriteState(st); err != nil {
+		return in, err
+	}
+	if err := ctx.Err(); err != nil {
+		return in, err
+	}
+	if err := os.Rename(tmpDir, in.Dir); err != nil {
+		return in, fmt.Errorf("create VM %s: %w", s.Name, err)
+	}
+	return in, nil
+}
+
+// LoadSpec reads the resolved spec saved in the instance directory.
+func LoadSpec(in store.Instance) (*spec.Spec, error) {
+	s, err := spec.Load(in.SpecFile())
+	if err != nil {
+		return nil, fmt.Errorf("VM %s is incomplete (no readable spec.yaml): %w; remove it with: nixvm rm %s", in.Name, err, in.Name)
+	}
+	return s, nil
+}
+
+func copyFile(src, dst string, perm os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,179 @@
+package vm
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/qemu"
+	"github.com/nixvm/nixvm/internal/qmp"
+	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/store"
+)
+
+// DirectBoot boots a kernel and initrd directly (no boot menu).
+type DirectBoot struct {
+	Kernel, Initrd, Append string
+}
+
+// StartOptions are the per-start choices that override the spec.
+type StartOptions struct {
+	ISO     string      // attach this ISO as a CD-ROM and boot it first
+	Display string      // override the spec's display
+	Boot    *DirectBoot // direct kernel boot (installer)
+}
+
+// Started describes a VM that start launched (or would launch, for a dry run).
+type Started struct {
+	PID     int
+	SSHPort int
+	Argv    []string
+	Accel   host.Accel
+}
+
+// Plan works out the QEMU command for in. It asks the host only for a free
+// port when the spec leaves the SSH port to nixvm.
+func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spec, opts StartOptions) (Started, error) {
+	bin, err := facts.QEMUFor(s.Arch)
+	if err != nil {
+		return Started{}, err
+	}
+	accel := facts.Accelerator(ctx, s.Arch)
+	p := qemu.Params{
+		Spec:      *s,
+		Instance:  in,
+		Binary:    bin.Path,
+		Accel:     accel.Name,
+		Display:   s.Display,
+		SSHPort:   s.SSHPort,
+		ISO:       opts.ISO,
+		Daemonize: true,
+	}
+	if opts.Display != "" {
+		p.Display = opts.Display
+	}
+	if s.Firmware == "uefi" {
+		fw, err := facts.UEFIFor(s.Arch)
+		if err != nil {
+			return Started{}, err
+		}
+		p.UEFICode = fw.Code
+	}
+	if opts.Boot != nil {
+		p.Kernel, p.Initrd, p.Append = opts.Boot.Kernel, opts.Boot.Initrd, opts.Boot.Append
+	}
+	if p.SSHPort == 0 {
+		if p.SSHPort, err = freePort(); err != nil {
+			return Started{}, fmt.Errorf("find a free port for SSH: %w", err)
+		}
+	}
+	argv, err := qemu.Command(p)
+	if err != nil {
+		return Started{}, err
+	}
+	return Started{SSHPort: p.SSHPort, Argv: argv, Accel: accel}, nil
+}
+
+// Start launches the VM's QEMU, daemonized, and returns once QEMU answers on
+// its QMP socket. The caller must hold the VM's lock.
+func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts StartOptions) (Started, error) {
+	info := Status(in)
+	switch info.State {
+	case StateRunning:
+		return Started{}, fmt.Errorf("VM %s is already running (pid %d)", in.Name, info.PID)
+	case StateIncomplete, StateFailed:
+		why := ""
+		if info.Reason != "" {
+			why = ": " + info.Reason
+		}
+		return Started{}, fmt.Errorf("VM %s is %s%s; remove it with: nixvm rm %s", in.Name, info.State, why, in.Name)
+	}
+	s, err := LoadSpec(in)
+	if err != nil {
+		return Started{}, err
+	}
+	if opts.ISO == "" && opts.Boot == nil {
+		if st, err := in.ReadState(); err == nil && st.Manual && st.ISO != "" {
+			opts.ISO = st.ISO
+		}
+	}
+	plan, err := Plan(ctx, facts, in, s, opts)
+	if err != nil {
+		return plan, err
+	}
+	// A crashed QEMU leaves its pidfile and sockets behind; they would
+	// make the new QEMU fail or look crashed.
+	for _, f := range []string{in.PIDFile(), in.QMPSocket(), in.SerialSocket()} {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return plan, fmt.Errorf("remove stale %s: %w", f, err)
+		}
+	}
+	if err := os.MkdirAll(in.SocketDir(), 0o700); err != nil {
+		return plan, fmt.Errorf("make socket directory: %w", err)
+	}
+	if err := store.WriteFileAtomic(in.CmdlineFile(), []byte(qemu.Shell(plan.Argv)+"\n"), 0o600); err != nil {
+		return plan, err
+	}
+	pid, err := qemu.Start(ctx, plan.Argv, in.PIDFile(), in.QEMULog())
+	if err != nil {
+		return plan, fmt.Errorf("start VM %s: %w", in.Name, err)
+	}
+	plan.PID = pid
+	if err := in.UpdateState(func(st *store.State) { st.SSHPort = plan.SSHPort }); err != nil {
+		return plan, err
+	}
+	// QEMU is up once its monitor answers; if it died instead, show why.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := waitQMP(wctx, in, pid); err != nil {
+		return plan, fmt.Errorf("VM %s did not come up: %w%s", in.Name, err, logTail(in.QEMULog(), 5))
+	}
+	return plan, nil
+}
+
+// waitQMP waits until QMP answers query-status, or the process is gone.
+func waitQMP(ctx context.Context, in store.Instance, pid int) error {
+	for {
+		c, err := qmp.Dial(ctx, in.QMPSocket())
+		if err == nil {
+			_, _, err = c.QueryStatus(ctx)
+			c.Close()
+			return err
+		}
+		if !qemu.Alive(pid, in.PIDFile()) {
+			return fmt.Errorf("QEMU exited right after starting")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("QMP socket %s: %w", in.QMPSocket(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// logTail returns the last n lines of a log file, formatted for an error.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "\n" + filepath.Base(path) + ":\n  " + strings.Join(lines, "\n  ")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
