@@ -1,6 +1,7 @@
 package images
 
 import (
+	"github.com/nixvm/nixvm/internal/images/imagestest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,7 @@ import (
 // addEntry writes a complete cache entry with content data.
 func addEntry(t *testing.T, cache, release, arch string, data []byte) Image {
 	t.Helper()
-	sum := sha256Hex(data)
+	sum := imagestest.SHA256(data)
 	dir := entryDir(cache, sum)
 	name := "nixos-minimal-" + release + ".1.abc-" + arch + "-linux.iso"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -38,8 +39,8 @@ func TestListSkipsIncompleteEntries(t *testing.T) {
 	// A part in progress, an entry without metadata, one whose ISO is short,
 	// and one with garbage metadata: none is listed.
 	os.MkdirAll(tmpDir(cache), 0o755)
-	os.WriteFile(partPath(cache, sha256Hex([]byte("p"))), []byte("p"), 0o644)
-	noMeta := entryDir(cache, sha256Hex([]byte("n")))
+	os.WriteFile(partPath(cache, imagestest.SHA256([]byte("p"))), []byte("p"), 0o644)
+	noMeta := entryDir(cache, imagestest.SHA256([]byte("n")))
 	os.MkdirAll(noMeta, 0o755)
 	os.WriteFile(filepath.Join(noMeta, "x.iso"), []byte("n"), 0o644)
 	short := addEntry(t, cache, "24.11", "x86_64", []byte("short"))
@@ -100,10 +101,10 @@ func TestRemove(t *testing.T) {
 
 func TestImport(t *testing.T) {
 	dir := t.TempDir()
-	data := isoBytes(1<<20, 7)
+	data := imagestest.Bytes(1<<20, 7)
 	p := filepath.Join(dir, "my.iso")
 	os.WriteFile(p, data, 0o644)
-	sum := sha256Hex(data)
+	sum := imagestest.SHA256(data)
 
 	im, err := Import(t.Context(), p, sum)
 	if err != nil {
@@ -115,7 +116,7 @@ func TestImport(t *testing.T) {
 	if im, err := Import(t.Context(), p, ""); err != nil || im.SHA256 != sum {
 		t.Errorf("Import without a digest = %+v, %v", im, err)
 	}
-	other := sha256Hex([]byte("other"))
+	other := imagestest.SHA256([]byte("other"))
 	for _, tc := range []struct{ path, sum, want string }{
 		{p, other, "checksum mismatch: expected " + other + ", got " + sum},
 		{p, "XYZ", `sha256 "XYZ"`},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nixvm/nixvm/internal/images/imagestest"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,7 +18,7 @@ import (
 )
 
 // pull runs Ensure for 25.11 x86_64 against s with a fresh or given cache.
-func pull(ctx context.Context, s *channelServer, cache string, mod ...func(*PullOptions)) (*Image, error) {
+func pull(ctx context.Context, s *imagestest.Server, cache string, mod ...func(*PullOptions)) (*Image, error) {
 	o := PullOptions{Release: "25.11", Arch: "x86_64", ChannelsURL: s.URL, CacheDir: cache, Retries: -1}
 	for _, m := range mod {
 		m(&o)
@@ -26,30 +27,30 @@ func pull(ctx context.Context, s *channelServer, cache string, mod ...func(*Pull
 }
 
 // checkImage asserts im is the server's ISO, complete in the cache and listed.
-func checkImage(t *testing.T, s *channelServer, cache string, im *Image) {
+func checkImage(t *testing.T, s *imagestest.Server, cache string, im *Image) {
 	t.Helper()
 	data, err := os.ReadFile(im.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(data, s.iso) {
-		t.Fatalf("cached ISO differs from the served one (%d vs %d bytes)", len(data), len(s.iso))
+	if !bytes.Equal(data, s.ISO) {
+		t.Fatalf("cached ISO differs from the served one (%d vs %d bytes)", len(data), len(s.ISO))
 	}
-	wantName := "nixos-minimal-" + testVersion + "-x86_64-linux.iso"
+	wantName := "nixos-minimal-" + imagestest.DefaultVersion + "-x86_64-linux.iso"
 	if im.Name != wantName || filepath.Base(im.Path) != wantName {
 		t.Errorf("name = %q, path %q; want the versioned name %q", im.Name, im.Path, wantName)
 	}
-	if want := filepath.Join(cache, "images", s.sum, wantName); im.Path != want {
+	if want := filepath.Join(cache, "images", s.SHA256, wantName); im.Path != want {
 		t.Errorf("path = %q, want %q", im.Path, want)
 	}
-	if im.SHA256 != s.sum || im.Size != int64(len(s.iso)) || im.Release != "25.11" || im.Arch != "x86_64" {
+	if im.SHA256 != s.SHA256 || im.Size != int64(len(s.ISO)) || im.Release != "25.11" || im.Arch != "x86_64" {
 		t.Errorf("image = %+v", im)
 	}
 	list, err := List(cache)
 	if err != nil || len(list) != 1 || list[0].Path != im.Path {
 		t.Errorf("List = %+v, %v; want just %s", list, err, im.Path)
 	}
-	if _, err := os.Stat(partPath(cache, s.sum)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(partPath(cache, s.SHA256)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("part file left behind: %v", err)
 	}
 }
@@ -69,7 +70,7 @@ func files(t *testing.T, dir string) []string {
 }
 
 func TestEnsureDownloadsFollowingRedirect(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: true})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true})
 	cache := t.TempDir()
 	var log bytes.Buffer
 	im, err := pull(t.Context(), s, cache, func(o *PullOptions) { o.Progress = &LineProgress{W: &log} })
@@ -77,26 +78,26 @@ func TestEnsureDownloadsFollowingRedirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	if gets := s.requests("GET", ".iso"); len(gets) != 1 || gets[0].Range != "" || gets[0].Sent != testISOSize ||
+	if gets := s.Requests("GET", ".iso"); len(gets) != 1 || gets[0].Range != "" || gets[0].Sent != imagestest.DefaultSize ||
 		!strings.HasPrefix(gets[0].Path, "/releases/") {
 		t.Errorf("ISO GETs = %+v; want one full GET of the versioned URL", gets)
 	}
-	if sums := s.requests("GET", ".sha256"); len(sums) != 1 || !strings.HasPrefix(sums[0].Path, "/releases/") {
+	if sums := s.Requests("GET", ".sha256"); len(sums) != 1 || !strings.HasPrefix(sums[0].Path, "/releases/") {
 		t.Errorf("checksum GETs = %+v; want one of the versioned URL", sums)
 	}
-	checkProgress(t, log.String(), "downloading nixos-minimal-"+testVersion+"-x86_64-linux.iso (4.0 MiB)")
+	checkProgress(t, log.String(), "downloading nixos-minimal-"+imagestest.DefaultVersion+"-x86_64-linux.iso (4.0 MiB)")
 
 	// The second pull finds the verified entry and downloads nothing.
 	again, err := pull(t.Context(), s, cache)
 	if err != nil || again.Path != im.Path {
 		t.Fatalf("second pull = %+v, %v", again, err)
 	}
-	if gets := s.requests("GET", ".iso"); len(gets) != 1 {
+	if gets := s.Requests("GET", ".iso"); len(gets) != 1 {
 		t.Errorf("second pull downloaded again: %d ISO GETs", len(gets))
 	}
 
 	var meta map[string]any
-	data, _ := os.ReadFile(filepath.Join(cache, "images", s.sum, "image.json"))
+	data, _ := os.ReadFile(filepath.Join(cache, "images", s.SHA256, "image.json"))
 	if err := json.Unmarshal(data, &meta); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestEnsureDownloadsFollowingRedirect(t *testing.T) {
 }
 
 func TestEnsureWithoutRedirectTakesNameFromChecksum(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: false})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: false})
 	cache := t.TempDir()
 	im, err := pull(t.Context(), s, cache)
 	if err != nil {
@@ -119,7 +120,7 @@ func TestEnsureWithoutRedirectTakesNameFromChecksum(t *testing.T) {
 
 func TestEnsureResumesAfterCut(t *testing.T) {
 	const cut = 1<<20 + 12345
-	s := newChannelServer(t, serverConfig{redirect: true, cutAfter: cut, cuts: 1})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, CutAfter: cut, Cuts: 1})
 	cache := t.TempDir()
 	var log bytes.Buffer
 	_, err := pull(t.Context(), s, cache)
@@ -127,14 +128,14 @@ func TestEnsureResumesAfterCut(t *testing.T) {
 	if !errors.As(err, &de) {
 		t.Fatalf("err = %v; want a DownloadError", err)
 	}
-	want := fmt.Sprintf("download failed after %d of %d bytes", cut, testISOSize)
+	want := fmt.Sprintf("download failed after %d of %d bytes", cut, imagestest.DefaultSize)
 	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "run the command again to resume") {
 		t.Errorf("err = %q; want it to contain %q and how to resume", err, want)
 	}
 	if l, _ := List(cache); len(l) != 0 {
 		t.Errorf("a failed download is listed: %+v", l)
 	}
-	if st, err := os.Stat(partPath(cache, s.sum)); err != nil || st.Size() != cut {
+	if st, err := os.Stat(partPath(cache, s.SHA256)); err != nil || st.Size() != cut {
 		t.Fatalf("part after the cut: %v, %v; want %d bytes", st, err, cut)
 	}
 
@@ -143,19 +144,19 @@ func TestEnsureResumesAfterCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	gets := s.requests("GET", ".iso")
+	gets := s.Requests("GET", ".iso")
 	if len(gets) != 2 {
 		t.Fatalf("ISO GETs = %+v; want 2", gets)
 	}
 	r := gets[1]
-	if r.Range != fmt.Sprintf("bytes=%d-", cut) || r.IfRange == "" || r.Status != 206 || r.Sent != testISOSize-cut {
-		t.Errorf("resume request = %+v; want Range from %d, If-Range, 206 and only the remainder %d", r, cut, testISOSize-cut)
+	if r.Range != fmt.Sprintf("bytes=%d-", cut) || r.IfRange == "" || r.Status != 206 || r.Sent != imagestest.DefaultSize-cut {
+		t.Errorf("resume request = %+v; want Range from %d, If-Range, 206 and only the remainder %d", r, cut, imagestest.DefaultSize-cut)
 	}
-	checkProgress(t, log.String(), "resuming nixos-minimal-"+testVersion+"-x86_64-linux.iso at 1.0 MiB of 4.0 MiB (25%)")
+	checkProgress(t, log.String(), "resuming nixos-minimal-"+imagestest.DefaultVersion+"-x86_64-linux.iso at 1.0 MiB of 4.0 MiB (25%)")
 }
 
 func TestEnsureRetriesWithinOnePull(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: true, cutAfter: 300000, cuts: 2})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, CutAfter: 300000, Cuts: 2})
 	cache := t.TempDir()
 	var notes []string
 	im, err := pull(t.Context(), s, cache, func(o *PullOptions) {
@@ -166,7 +167,7 @@ func TestEnsureRetriesWithinOnePull(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	gets := s.requests("GET", ".iso")
+	gets := s.Requests("GET", ".iso")
 	if len(gets) != 3 || gets[1].Range != "bytes=300000-" || gets[2].Range != "bytes=600000-" {
 		t.Errorf("ISO GETs = %+v; want 3, resuming at 300000 and 600000", gets)
 	}
@@ -174,8 +175,8 @@ func TestEnsureRetriesWithinOnePull(t *testing.T) {
 	for _, g := range gets {
 		sent += g.Sent
 	}
-	if sent != testISOSize {
-		t.Errorf("server sent %d bytes in all; want exactly the file, %d", sent, testISOSize)
+	if sent != imagestest.DefaultSize {
+		t.Errorf("server sent %d bytes in all; want exactly the file, %d", sent, imagestest.DefaultSize)
 	}
 	if len(notes) != 2 || !strings.Contains(notes[0], "retrying (1 of 3)") {
 		t.Errorf("notes = %q", notes)
@@ -183,78 +184,78 @@ func TestEnsureRetriesWithinOnePull(t *testing.T) {
 }
 
 func TestEnsureRetriesAreBounded(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: true, cutAfter: 1000, cuts: 100})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, CutAfter: 1000, Cuts: 100})
 	_, err := pull(t.Context(), s, t.TempDir(), func(o *PullOptions) { o.Retries = 2 })
 	var de *DownloadError
 	if !errors.As(err, &de) || de.Got != 3000 {
 		t.Fatalf("err = %v; want a DownloadError after 3000 bytes", err)
 	}
-	if n := len(s.requests("GET", ".iso")); n != 3 {
+	if n := len(s.Requests("GET", ".iso")); n != 3 {
 		t.Errorf("%d ISO GETs; want 1 + 2 retries", n)
 	}
 }
 
 func TestEnsureServerIgnoringRangeStartsOver(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: true, cutAfter: 2 << 20, cuts: 1})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, CutAfter: 2 << 20, Cuts: 1})
 	cache := t.TempDir()
 	if _, err := pull(t.Context(), s, cache); err == nil {
 		t.Fatal("cut download succeeded")
 	}
-	s.set(func(c *serverConfig) { c.ignoreRange = true })
+	s.Set(func(c *imagestest.Config) { c.IgnoreRange = true })
 	im, err := pull(t.Context(), s, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	gets := s.requests("GET", ".iso")
-	if len(gets) != 2 || gets[1].Range == "" || gets[1].Status != 200 || gets[1].Sent != testISOSize {
+	gets := s.Requests("GET", ".iso")
+	if len(gets) != 2 || gets[1].Range == "" || gets[1].Status != 200 || gets[1].Sent != imagestest.DefaultSize {
 		t.Errorf("ISO GETs = %+v; want the retry to send Range and get the whole file", gets)
 	}
 }
 
 func TestEnsureChangedFileRestartsThroughIfRange(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: true, cutAfter: 1 << 20, cuts: 1, etag: `"v1"`})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, CutAfter: 1 << 20, Cuts: 1, ETag: `"v1"`})
 	cache := t.TempDir()
 	if _, err := pull(t.Context(), s, cache); err == nil {
 		t.Fatal("cut download succeeded")
 	}
-	s.set(func(c *serverConfig) { c.etag = `"v2"` })
+	s.Set(func(c *imagestest.Config) { c.ETag = `"v2"` })
 	im, err := pull(t.Context(), s, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	gets := s.requests("GET", ".iso")
-	if len(gets) != 2 || gets[1].IfRange != `"v1"` || gets[1].Status != 200 || gets[1].Sent != testISOSize {
+	gets := s.Requests("GET", ".iso")
+	if len(gets) != 2 || gets[1].IfRange != `"v1"` || gets[1].Status != 200 || gets[1].Sent != imagestest.DefaultSize {
 		t.Errorf("ISO GETs = %+v; want If-Range \"v1\" answered with the whole file", gets)
 	}
 }
 
 func TestEnsureCompletePartIsNotDownloadedAgain(t *testing.T) {
 	// The process died after the last byte but before the rename.
-	s := newChannelServer(t, serverConfig{redirect: true})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true})
 	cache := t.TempDir()
 	os.MkdirAll(tmpDir(cache), 0o755)
-	os.WriteFile(partPath(cache, s.sum), s.iso, 0o644)
+	os.WriteFile(partPath(cache, s.SHA256), s.ISO, 0o644)
 	im, err := pull(t.Context(), s, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	if gets := s.requests("GET", ".iso"); len(gets) != 1 || gets[0].Status != 416 || gets[0].Sent != 0 {
+	if gets := s.Requests("GET", ".iso"); len(gets) != 1 || gets[0].Status != 416 || gets[0].Sent != 0 {
 		t.Errorf("ISO GETs = %+v; want one range request answered 416", gets)
 	}
 }
 
 func TestEnsureChecksumMismatch(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: true, wrongChecksum: true})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, WrongChecksum: true})
 	cache := t.TempDir()
 	_, err := pull(t.Context(), s, cache)
 	var ce *ChecksumError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v; want a ChecksumError", err)
 	}
-	if ce.Got != s.sum || !strings.HasPrefix(err.Error(), "checksum mismatch: expected ") ||
+	if ce.Got != s.SHA256 || !strings.HasPrefix(err.Error(), "checksum mismatch: expected ") ||
 		!strings.Contains(err.Error(), "the partial file was removed") {
 		t.Errorf("err = %q", err)
 	}
@@ -269,15 +270,15 @@ func TestEnsureChecksumMismatch(t *testing.T) {
 func TestEnsureRefusesBadAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  serverConfig
+		cfg  imagestest.Config
 		want string
 	}{
-		{"404", serverConfig{notFound: true}, "HTTP 404 Not Found"},
-		{"html everywhere", serverConfig{html: true}, "got an HTML page, not an ISO"},
-		{"html body", serverConfig{redirect: true, htmlISO: true}, "got an HTML page, not an ISO"},
+		{"404", imagestest.Config{NotFound: true}, "HTTP 404 Not Found"},
+		{"html everywhere", imagestest.Config{HTML: true}, "got an HTML page, not an ISO"},
+		{"html body", imagestest.Config{Redirect: true, HTMLISO: true}, "got an HTML page, not an ISO"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newChannelServer(t, tc.cfg)
+			s := imagestest.NewServer(t, tc.cfg)
 			cache := t.TempDir()
 			_, err := pull(t.Context(), s, cache)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -292,7 +293,7 @@ func TestEnsureRefusesBadAnswers(t *testing.T) {
 
 func TestEnsureStalledTransferFailsAndResumes(t *testing.T) {
 	gate := make(chan struct{})
-	s := newChannelServer(t, serverConfig{redirect: true, gate: gate, gateAfter: 1 << 20})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, Gate: gate, GateAfter: 1 << 20})
 	cache := t.TempDir()
 	_, err := pull(t.Context(), s, cache, func(o *PullOptions) { o.StallTimeout = 300 * time.Millisecond })
 	if err == nil || !strings.Contains(err.Error(), "no data received for 300ms") {
@@ -300,13 +301,13 @@ func TestEnsureStalledTransferFailsAndResumes(t *testing.T) {
 	}
 	close(gate)
 	// A slow but steady server is not a stall.
-	s.set(func(c *serverConfig) { c.gate = nil; c.trickle = 5 * time.Millisecond })
+	s.Set(func(c *imagestest.Config) { c.Gate = nil; c.Trickle = 5 * time.Millisecond })
 	im, err := pull(t.Context(), s, cache, func(o *PullOptions) { o.StallTimeout = 2 * time.Second })
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	if gets := s.requests("GET", ".iso"); len(gets) != 2 || gets[1].Range != "bytes=1048576-" {
+	if gets := s.Requests("GET", ".iso"); len(gets) != 2 || gets[1].Range != "bytes=1048576-" {
 		t.Errorf("ISO GETs = %+v", gets)
 	}
 }
@@ -314,13 +315,13 @@ func TestEnsureStalledTransferFailsAndResumes(t *testing.T) {
 func TestEnsureCancelLeavesOnlyThePart(t *testing.T) {
 	gate := make(chan struct{})
 	defer close(gate)
-	s := newChannelServer(t, serverConfig{redirect: true, gate: gate, gateAfter: 1 << 20})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, Gate: gate, GateAfter: 1 << 20})
 	cache := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { _, err := pull(ctx, s, cache); done <- err }()
 	waitFor(t, "the server to send 1 MiB", func() bool {
-		g := s.requests("GET", ".iso")
+		g := s.Requests("GET", ".iso")
 		return len(g) == 1 && g[0].Sent == 1<<20
 	})
 	cancel()
@@ -333,25 +334,25 @@ func TestEnsureCancelLeavesOnlyThePart(t *testing.T) {
 	if l, _ := List(cache); len(l) != 0 {
 		t.Errorf("cancelled download listed: %+v", l)
 	}
-	st, err := os.Stat(partPath(cache, s.sum))
+	st, err := os.Stat(partPath(cache, s.SHA256))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.set(func(c *serverConfig) { c.gate = nil })
+	s.Set(func(c *imagestest.Config) { c.Gate = nil })
 	im, err := pull(t.Context(), s, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	gets := s.requests("GET", ".iso")
-	if len(gets) != 2 || gets[1].Range != fmt.Sprintf("bytes=%d-", st.Size()) || gets[1].Sent != testISOSize-st.Size() {
+	gets := s.Requests("GET", ".iso")
+	if len(gets) != 2 || gets[1].Range != fmt.Sprintf("bytes=%d-", st.Size()) || gets[1].Sent != imagestest.DefaultSize-st.Size() {
 		t.Errorf("ISO GETs = %+v; want a resume from %d", gets, st.Size())
 	}
 }
 
 func TestEnsureConcurrentGoroutinesShareOneDownload(t *testing.T) {
 	gate := make(chan struct{})
-	s := newChannelServer(t, serverConfig{redirect: true, gate: gate, gateAfter: 1 << 20})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, Gate: gate, GateAfter: 1 << 20})
 	cache := t.TempDir()
 	var wg sync.WaitGroup
 	res := make([]*Image, 2)
@@ -360,7 +361,7 @@ func TestEnsureConcurrentGoroutinesShareOneDownload(t *testing.T) {
 		wg.Go(func() { res[i], errs[i] = pull(t.Context(), s, cache) })
 	}
 	waitFor(t, "both pulls to fetch the checksum and one to start the ISO", func() bool {
-		return len(s.requests("GET", ".sha256")) == 2 && len(s.requests("GET", ".iso")) == 1
+		return len(s.Requests("GET", ".sha256")) == 2 && len(s.Requests("GET", ".iso")) >= 1
 	})
 	close(gate)
 	wg.Wait()
@@ -370,7 +371,7 @@ func TestEnsureConcurrentGoroutinesShareOneDownload(t *testing.T) {
 		}
 		checkImage(t, s, cache, res[i])
 	}
-	if n := len(s.requests("GET", ".iso")); n != 1 {
+	if n := len(s.Requests("GET", ".iso")); n != 1 {
 		t.Errorf("%d ISO GETs; want exactly one", n)
 	}
 }
@@ -390,7 +391,7 @@ func TestEnsureHelperProcess(t *testing.T) {
 
 func TestEnsureConcurrentProcessesShareOneDownload(t *testing.T) {
 	gate := make(chan struct{})
-	s := newChannelServer(t, serverConfig{redirect: true, gate: gate, gateAfter: 1 << 20})
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true, Gate: gate, GateAfter: 1 << 20})
 	cache := t.TempDir()
 	var cmds []*exec.Cmd
 	var outs []*bytes.Buffer
@@ -405,10 +406,10 @@ func TestEnsureConcurrentProcessesShareOneDownload(t *testing.T) {
 		cmds, outs = append(cmds, cmd), append(outs, out)
 	}
 	waitFor(t, "both processes to fetch the checksum and one to start the ISO", func() bool {
-		return len(s.requests("GET", ".sha256")) == 2 && len(s.requests("GET", ".iso")) == 1
+		return len(s.Requests("GET", ".sha256")) == 2 && len(s.Requests("GET", ".iso")) >= 1
 	})
 	close(gate)
-	want := "PATH=" + filepath.Join(cache, "images", s.sum, "nixos-minimal-"+testVersion+"-x86_64-linux.iso")
+	want := "PATH=" + filepath.Join(cache, "images", s.SHA256, "nixos-minimal-"+imagestest.DefaultVersion+"-x86_64-linux.iso")
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("process %d: %v\n%s", i, err, outs[i])
@@ -417,21 +418,21 @@ func TestEnsureConcurrentProcessesShareOneDownload(t *testing.T) {
 			t.Errorf("process %d printed:\n%s\nwant %s", i, outs[i], want)
 		}
 	}
-	if n := len(s.requests("GET", ".iso")); n != 1 {
+	if n := len(s.Requests("GET", ".iso")); n != 1 {
 		t.Errorf("%d ISO GETs; want exactly one", n)
 	}
 }
 
 func TestEnsureWithURLAndSHA256(t *testing.T) {
-	s := newChannelServer(t, serverConfig{})
+	s := imagestest.NewServer(t, imagestest.Config{})
 	cache := t.TempDir()
-	u := s.URL + s.versionedPath("x86_64")
-	im, err := Ensure(t.Context(), PullOptions{URL: u, SHA256: s.sum, Release: "25.11", CacheDir: cache})
+	u := s.URL + s.VersionedPath("x86_64")
+	im, err := Ensure(t.Context(), PullOptions{URL: u, SHA256: s.SHA256, Release: "25.11", CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, s, cache, im)
-	if n := len(s.requests("GET", ".sha256")); n != 0 {
+	if n := len(s.Requests("GET", ".sha256")); n != 0 {
 		t.Errorf("fetched a .sha256 although the digest was given")
 	}
 	_, err = Ensure(t.Context(), PullOptions{URL: u, CacheDir: cache})
@@ -441,13 +442,13 @@ func TestEnsureWithURLAndSHA256(t *testing.T) {
 }
 
 func TestEnsureExpectedSHA256MustMatchPublished(t *testing.T) {
-	s := newChannelServer(t, serverConfig{redirect: true})
-	other := sha256Hex([]byte("x"))
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true})
+	other := imagestest.SHA256([]byte("x"))
 	_, err := pull(t.Context(), s, t.TempDir(), func(o *PullOptions) { o.SHA256 = other })
 	if err == nil || !strings.Contains(err.Error(), "not the expected "+other) {
 		t.Fatalf("err = %v", err)
 	}
-	if n := len(s.requests("GET", ".iso")); n != 0 {
+	if n := len(s.Requests("GET", ".iso")); n != 0 {
 		t.Errorf("downloaded although the checksum cannot match")
 	}
 }

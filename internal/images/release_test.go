@@ -1,6 +1,7 @@
 package images
 
 import (
+	"github.com/nixvm/nixvm/internal/images/imagestest"
 	"net/http"
 	"slices"
 	"strings"
@@ -54,7 +55,7 @@ func TestResolve(t *testing.T) {
 	listing := `<html><a href="/nixos-25.05">nixos-25.05</a><a href="/nixos-25.11">nixos-25.11</a>` +
 		`<a href="/nixos-26.05-small">nixos-26.05-small</a><a href="/nixpkgs-26.05-darwin">x</a>` +
 		`<a href="/nixos-unstable">nixos-unstable</a></html>`
-	s := newChannelServer(t, serverConfig{listing: listing})
+	s := imagestest.NewServer(t, imagestest.Config{Listing: listing})
 	c := http.DefaultClient
 	for _, tc := range []struct {
 		release, arch, wantRel, wantWarning string
@@ -68,7 +69,7 @@ func TestResolve(t *testing.T) {
 		{release: "stable", arch: "x86_64", wantRel: PinnedStable, listingStatus: 500, wantWarning: "HTTP 500"},
 		{release: "stable", arch: "x86_64", wantRel: PinnedStable, base: "http://127.0.0.1:1", wantWarning: "list channels"},
 	} {
-		s.set(func(c *serverConfig) { c.listingStatus = tc.listingStatus })
+		s.Set(func(c *imagestest.Config) { c.ListingStatus = tc.listingStatus })
 		base := s.URL
 		if tc.base != "" {
 			base = tc.base
