@@ -10,6 +10,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/nixvm/nixvm/internal/spec"
 )
 
 // Streams are the standard streams a command talks to.
@@ -57,6 +59,8 @@ func newRootCommand(s Streams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Flag errors name the flag and what is valid (spec.FlagError).
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return spec.FlagError(err) })
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
