@@ -111,6 +111,25 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// setPath replaces PATH for the nixvm processes of this env.
+func (e *env) setPath(path string) { e.setVar("PATH", path) }
+
+// setData moves XDG_DATA_HOME.
+func (e *env) setData(dir string) {
+	e.data = dir
+	e.setVar("XDG_DATA_HOME", dir)
+}
+
+func (e *env) setVar(k, v string) {
+	for i, kv := range e.vars {
+		if strings.HasPrefix(kv, k+"=") {
+			e.vars[i] = k + "=" + v
+			return
+		}
+	}
+	e.vars = append(e.vars, k+"="+v)
+}
+
 type result struct {
 	out, err string
 	code     int
