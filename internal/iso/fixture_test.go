@@ -29,6 +29,7 @@ type fixture struct {
 	name  string
 	label string
 	files map[string][]byte
+	links map[string]string // symbolic links: path -> target
 }
 
 // blob returns n deterministic pseudo-random bytes, so that extracted
@@ -163,6 +164,15 @@ func makeISO(t testing.TB, b builder, fx fixture) string {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(full, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, target := range fx.links {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, full); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -262,3 +262,44 @@ func BenchmarkInspect1GiB(b *testing.B) {
 		}
 	}
 }
+
+// Rock Ridge symbolic links are followed (relative, absolute, chained,
+// through directories); loops end in an error.
+func TestSymlinks(t *testing.T) {
+	fx := nixosFixtures(t)[1]
+	fx.links = map[string]string{
+		"/boot/bzImage":  "nix/store/4v1gkvq2xj8m3f0n5p7c9b6d2h1s0r8w-linux-6.12.58/bzImage",
+		"/boot/kernel":   "/boot/bzImage",
+		"/boot/initrd":   "../boot/nix/store/yz9a8b7c6d5f4g3h2i1j0k9l8m7n6p5q-initrd-linux-6.12.58/initrd",
+		"/current":       "boot/nix/store",
+		"/loop/a":        "b",
+		"/loop/b":        "a",
+		"/boot/dangling": "nothere",
+	}
+	for _, b := range builders() {
+		t.Run(b.name, func(t *testing.T) {
+			iso := makeISO(t, b, fx)
+			dir := t.TempDir()
+			for p, want := range map[string]string{
+				"/boot/bzImage": kernel25,
+				"/boot/kernel":  kernel25,
+				"/boot/initrd":  initrd25,
+				"/current/4v1gkvq2xj8m3f0n5p7c9b6d2h1s0r8w-linux-6.12.58/bzImage": kernel25,
+			} {
+				dst := filepath.Join(dir, "out")
+				if err := Extract(context.Background(), iso, p, dst); err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+				got, _ := os.ReadFile(dst)
+				if !bytes.Equal(got, fx.files[want]) {
+					t.Errorf("%s: got %d bytes, want the %d of %s", p, len(got), len(fx.files[want]), want)
+				}
+			}
+			for p, want := range map[string]string{"/loop/a": "too many levels of symbolic links", "/boot/dangling": "/boot/nothere: file does not exist"} {
+				if err := Extract(context.Background(), iso, p, filepath.Join(dir, "x")); err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: %v, want %q", p, err, want)
+				}
+			}
+		})
+	}
+}

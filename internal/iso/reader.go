@@ -1,7 +1,6 @@
 package iso
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,6 +48,8 @@ type image struct {
 type dirent struct {
 	name    string // Rock Ridge name if present, else the ISO name without ";1"
 	dir     bool
+	isLink  bool // Rock Ridge symbolic link to link
+	link    string
 	extents []extent // more than one for multi-extent (>4 GiB) files
 }
 
@@ -209,9 +210,11 @@ func (img *image) readDir(dir dirent) ([]dirent, error) {
 		if !ok || special {
 			continue
 		}
-		if nm, ok := img.rockRidgeName(systemUse(rec)); ok {
-			d.name = nm
+		rr := img.readRockRidge(systemUse(rec))
+		if rr.hasName {
+			d.name = rr.name
 		}
+		d.isLink, d.link = rr.isLnk, rr.link
 		if multi != nil {
 			multi.extents = append(multi.extents, d.extents...)
 		} else {
@@ -228,16 +231,26 @@ func (img *image) readDir(dir dirent) ([]dirent, error) {
 	return out, nil
 }
 
-// rockRidgeName collects the NM entries of a system use area, following
-// CE continuation areas.
-func (img *image) rockRidgeName(su []byte) (string, bool) {
+// rockRidge holds what nixvm uses from a record's Rock Ridge entries.
+type rockRidge struct {
+	name, link     string
+	hasName, isLnk bool
+}
+
+// readRockRidge collects the NM (name) and SL (symbolic link) entries of a
+// system use area, following CE continuation areas.
+func (img *image) readRockRidge(su []byte) rockRidge {
 	if img.suspSkip < len(su) {
 		su = su[img.suspSkip:]
 	} else {
 		su = nil
 	}
-	var name bytes.Buffer
-	found := false
+	var (
+		rr         rockRidge
+		name, link strings.Builder
+		// linkCont: the last SL component continues in the next one.
+		linkCont bool
+	)
 	for hops := 0; len(su) >= 4 && hops <= maxContinuations; {
 		sig, l := string(su[0:2]), int(su[2])
 		if l < 4 || l > len(su) {
@@ -249,7 +262,12 @@ func (img *image) rockRidgeName(su []byte) (string, bool) {
 		case "NM":
 			if l >= 5 && entry[4]&0x06 == 0 { // not CURRENT/PARENT
 				name.Write(entry[5:])
-				found = true
+				rr.hasName = true
+			}
+		case "SL":
+			rr.isLnk = true
+			if l >= 5 {
+				linkCont = slComponents(&link, entry[5:], linkCont)
 			}
 		case "CE":
 			if l < 28 {
@@ -259,11 +277,13 @@ func (img *image) rockRidgeName(su []byte) (string, bool) {
 			off := binary.LittleEndian.Uint32(entry[12:16])
 			length := binary.LittleEndian.Uint32(entry[20:24])
 			if length > sectorSize*4 {
-				return name.String(), found
+				su = nil
+				break
 			}
 			buf := make([]byte, length)
 			if _, err := img.r.ReadAt(buf, int64(block)*img.blockSize+int64(off)); err != nil {
-				return name.String(), found
+				su = nil
+				break
 			}
 			su = buf
 			hops++
@@ -271,18 +291,56 @@ func (img *image) rockRidgeName(su []byte) (string, bool) {
 			su = nil
 		}
 	}
-	return name.String(), found && name.Len() > 0
+	rr.name, rr.link = name.String(), link.String()
+	rr.hasName = rr.hasName && rr.name != ""
+	return rr
 }
 
-// lookup finds a file or directory by its path. Each component matches
-// exactly first, then case-insensitively, so "EFI/BOOT" finds "EFI/boot"
-// and plain ISO 9660 (upper-case) names are found too. It returns the
-// path as spelled in the image.
+// slComponents appends SL component records to a link target and reports
+// whether the last one continues in the next SL entry.
+func slComponents(link *strings.Builder, comps []byte, cont bool) bool {
+	for len(comps) >= 2 {
+		flags, n := comps[0], int(comps[1])
+		if 2+n > len(comps) {
+			break
+		}
+		text := string(comps[2 : 2+n])
+		comps = comps[2+n:]
+		if !cont && link.Len() > 0 && !strings.HasSuffix(link.String(), "/") {
+			link.WriteByte('/')
+		}
+		switch {
+		case flags&0x08 != 0: // ROOT
+			link.Reset()
+			link.WriteByte('/')
+		case flags&0x02 != 0: // CURRENT
+			link.WriteString(".")
+		case flags&0x04 != 0: // PARENT
+			link.WriteString("..")
+		default:
+			link.WriteString(text)
+		}
+		cont = flags&0x01 != 0
+	}
+	return cont
+}
+
+// maxLinks bounds symbolic link resolution (links could loop).
+const maxLinks = 16
+
+// lookup finds a file or directory by its path, following Rock Ridge
+// symbolic links. Each component matches exactly first, then
+// case-insensitively, so "EFI/BOOT" finds "EFI/boot" and plain ISO 9660
+// (upper-case) names are found too. It returns the path as spelled in the
+// image.
 func (img *image) lookup(p string) (dirent, string, error) {
-	cur := img.root
-	real := ""
-	for _, comp := range strings.Split(path.Clean("/"+p), "/") {
-		if comp == "" {
+	comps := strings.Split(strings.TrimPrefix(path.Clean("/"+p), "/"), "/")
+	cur, real := img.root, ""
+	links := 0
+	for len(comps) > 0 {
+		comp := comps[0]
+		comps = comps[1:]
+		if comp == "" || comp == "." {
 			continue
 		}
 		if !cur.dir {
@@ -295,6 +353,19 @@ func (img *image) lookup(p string) (dirent, string, error) {
 		next, ok := match(entries, comp)
 		if !ok {
 			return dirent{}, "", fmt.Errorf("%s: %w", real+"/"+comp, os.ErrNotExist)
+		}
+		if next.isLink {
+			if links++; links > maxLinks {
+				return dirent{}, "", fmt.Errorf("%s: too many levels of symbolic links", real+"/"+comp)
+			}
+			target := next.link
+			if !strings.HasPrefix(target, "/") {
+				target = real + "/" + target
+			}
+			// Restart from the root with the target plus what is left.
+			comps = append(strings.Split(strings.TrimPrefix(path.Clean("/"+target), "/"), "/"), comps...)
+			cur, real = img.root, ""
+			continue
 		}
 		cur = next
 		real += "/" + next.name
