@@ -11,9 +11,10 @@ import (
 	"github.com/nixvm/nixvm/internal/store"
 )
 
-// detectHost finds QEMU, firmware and the accelerator. A variable so tests
+// detectHost finds QEMU and firmware (without version probes: see
+// host.Find). A variable so tests
 // of commands can give fixed facts.
-var detectHost = host.Detect
+var detectHost = host.Find
 
 // completeVMNames completes the first argument with the names of existing VMs.
 func completeVMNames(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

@@ -24,6 +24,7 @@ type env struct {
 	openKVM      func() error
 	systemShare  string   // where distributions put firmware: /usr/share
 	prefixes     []string // install prefixes always searched for QEMU's bundled firmware
+	noVersions   bool     // find binaries without running them (Find)
 }
 
 func realEnv() *env {
@@ -79,7 +80,7 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 // would, and asks it for its version. It returns the candidates tried when
 // nothing usable is found, and a note when a file was found but does not
 // run. Only ctx errors are returned as errors.
-func findBinary(ctx context.Context, path, name string) (b *Binary, searched []string, note string, err error) {
+func findBinary(ctx context.Context, path, name string, probe bool) (b *Binary, searched []string, note string, err error) {
 	for _, dir := range filepath.SplitList(path) {
 		// Relative PATH entries are skipped, as exec.LookPath does since
 		// Go 1.19: they would make the result depend on the working directory.
@@ -90,6 +91,9 @@ func findBinary(ctx context.Context, path, name string) (b *Binary, searched []s
 		searched = append(searched, p)
 		if !isExecutable(p) {
 			continue
+		}
+		if !probe {
+			return &Binary{Path: p}, nil, "", nil
 		}
 		out, rerr := run(ctx, p, "--version")
 		if rerr == nil {

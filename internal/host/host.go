@@ -157,6 +157,15 @@ func checkArch(arch string) error {
 // Detect looks at the real machine.
 func Detect(ctx context.Context) (*Facts, error) { return detect(ctx, realEnv()) }
 
+// Find is Detect without running the binaries for their versions (Version
+// stays empty): for commands such as start that need only paths, where
+// three extra process starts would be most of nixvm's own start-up time.
+func Find(ctx context.Context) (*Facts, error) {
+	e := realEnv()
+	e.noVersions = true
+	return detect(ctx, e)
+}
+
 func detect(ctx context.Context, e *env) (*Facts, error) {
 	f := &Facts{
 		OS:       e.goos,
@@ -170,7 +179,7 @@ func detect(ctx context.Context, e *env) (*Facts, error) {
 	}
 	var bins []string
 	find := func(name string) (*Binary, error) {
-		b, searched, note, err := findBinary(ctx, e.path, name)
+		b, searched, note, err := findBinary(ctx, e.path, name, !e.noVersions)
 		if err != nil {
 			return nil, err
 		}
