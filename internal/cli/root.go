@@ -74,6 +74,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newConsoleCommand(),
 		newLogsCommand(),
 		newRmCommand(),
+		newImageCommand(),
 	)
 	return root
 }

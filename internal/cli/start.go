@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/qemu"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
@@ -13,10 +14,12 @@ import (
 
 func newStartCommand() *cobra.Command {
 	var (
-		iso     string
-		noISO   bool
-		display string
-		dryRun  bool
+		iso         string
+		installer   bool
+		noISO       bool
+		channelsURL string
+		display     string
+		dryRun      bool
 	)
 	cmd := &cobra.Command{
 		Use:               "start NAME",
@@ -24,19 +27,25 @@ func newStartCommand() *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeVMNames,
 	}
-	cmd.Flags().StringVar(&iso, "iso", "", "attach this ISO as a CD-ROM and boot it first")
+	cmd.Flags().StringVar(&iso, "iso", "", "attach this ISO as a CD-ROM and boot it first (with --installer: the installer ISO to boot)")
+	cmd.Flags().BoolVar(&installer, "installer", false, "boot the VM's NixOS installer (its release, or --iso) directly, with the disks attached: for a hand install or a rescue")
 	cmd.Flags().BoolVar(&noISO, "no-iso", false, "boot from disk: detach the installer ISO of a --manual VM for good")
 	cmd.Flags().StringVar(&display, "display", "", "display for this start: none (serial console), gtk, sdl or vnc (a unix socket)")
+	cmd.Flags().StringVar(&channelsURL, "channels-url", "", "NixOS channel server for --installer downloads (default $NIXVM_CHANNELS_URL or https://channels.nixos.org)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the QEMU command and start nothing")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if display != "" && !contains(spec.Displays, display) {
 			return fmt.Errorf("--display: %q is not valid (use none, gtk, sdl or vnc)", display)
 		}
-		if iso != "" && noISO {
-			return fmt.Errorf("--iso and --no-iso: give at most one")
+		if noISO && (iso != "" || installer) {
+			return fmt.Errorf("--no-iso: cannot be combined with --iso or --installer")
 		}
 		ctx := cmd.Context()
 		in, err := store.Lookup(args[0])
+		if err != nil {
+			return err
+		}
+		s, err := vm.LoadSpec(in)
 		if err != nil {
 			return err
 		}
@@ -44,31 +53,42 @@ func newStartCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		opts := vm.StartOptions{ISO: iso, Display: display}
-		if dryRun {
-			s, err := vm.LoadSpec(in)
-			if err != nil {
+		var lock *store.Lock
+		if !dryRun {
+			if lock, err = in.TryLock(); err != nil {
 				return err
 			}
-			if st, err := in.ReadState(); err == nil && st.Manual && opts.ISO == "" && !noISO {
-				opts.ISO = st.ISO
+			defer lock.Unlock()
+			if noISO {
+				if err := in.UpdateState(func(st *store.State) { st.Manual, st.ISO = false, "" }); err != nil {
+					return err
+				}
 			}
+		}
+		errw := cmd.ErrOrStderr()
+		opts, err := vm.ResolveBoot(ctx, in, s, vm.BootRequest{
+			ISO:       iso,
+			Installer: installer,
+			Pull: images.PullOptions{
+				ChannelsURL: channelsURL,
+				Progress:    newImageProgress(errw),
+				Logf:        func(f string, a ...any) { fmt.Fprintf(errw, "nixvm: "+f+"\n", a...) },
+			},
+		})
+		if err != nil {
+			return err
+		}
+		if noISO {
+			opts = vm.StartOptions{}
+		}
+		opts.Display = display
+		if dryRun {
 			plan, err := vm.Plan(ctx, facts, in, s, opts)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), qemu.Shell(plan.Argv))
 			return nil
-		}
-		lock, err := in.TryLock()
-		if err != nil {
-			return err
-		}
-		defer lock.Unlock()
-		if noISO {
-			if err := in.UpdateState(func(st *store.State) { st.Manual, st.ISO = false, "" }); err != nil {
-				return err
-			}
 		}
 		started, err := vm.Start(ctx, facts, in, opts)
 		if err != nil {
@@ -79,6 +99,11 @@ func newStartCommand() *cobra.Command {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 		}
 		fmt.Fprintf(out, "Started VM %s (pid %d, %s)\n", in.Name, started.PID, started.Accel.Name)
+		if opts.Boot != nil {
+			fmt.Fprintf(out, "Booting the installer from %s (direct kernel boot)\n", opts.ISO)
+		} else if opts.ISO != "" {
+			fmt.Fprintf(out, "Booting %s first (CD-ROM)\n", opts.ISO)
+		}
 		fmt.Fprintf(out, "Serial console: nixvm console %s   Log: nixvm logs -f %s\n", in.Name, in.Name)
 		fmt.Fprintf(out, "SSH forwarded from 127.0.0.1:%d\n", started.SSHPort)
 		return nil

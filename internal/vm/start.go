@@ -97,11 +97,6 @@ func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts Start
 	if err != nil {
 		return Started{}, err
 	}
-	if opts.ISO == "" && opts.Boot == nil {
-		if st, err := in.ReadState(); err == nil && st.Manual && st.ISO != "" {
-			opts.ISO = st.ISO
-		}
-	}
 	plan, err := Plan(ctx, facts, in, s, opts)
 	if err != nil {
 		return plan, err

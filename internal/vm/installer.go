@@ -1,0 +1,180 @@
+package vm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nixvm/nixvm/internal/images"
+	"github.com/nixvm/nixvm/internal/iso"
+	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/store"
+)
+
+// serialConsole is added to the installer's own kernel parameters so that
+// its console, and the auto-login shell, appear on the serial port.
+const serialConsole = "console=ttyS0,115200n8"
+
+// Installer is a NixOS installer ISO ready for direct kernel boot.
+type Installer struct {
+	ISO  string
+	Info *iso.Info
+	Boot DirectBoot
+}
+
+// PrepareInstaller inspects a NixOS installer ISO and extracts its kernel
+// and initrd into the cache (once per ISO file), so the installer can boot
+// directly with the default entry's parameters: no boot menu, no timeout,
+// the same on SeaBIOS and OVMF. The ISO must still be attached as a CD-ROM.
+func PrepareInstaller(ctx context.Context, isoPath, arch string) (*Installer, error) {
+	abs, err := filepath.Abs(isoPath)
+	if err != nil {
+		return nil, err
+	}
+	info, err := iso.Inspect(abs)
+	if err != nil {
+		return nil, err
+	}
+	if info.Arch != arch {
+		return nil, fmt.Errorf("installer ISO %s is for %s, but the VM is %s: use a %s ISO (nixvm image pull --arch %s)", abs, info.Arch, arch, arch, arch)
+	}
+	dir, err := bootCacheDir(abs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("make %s: %w", dir, err)
+	}
+	kernel := filepath.Join(dir, filepath.Base(info.Kernel))
+	initrd := filepath.Join(dir, "initrd")
+	for _, f := range []struct{ inner, dst string }{{info.Kernel, kernel}, {info.Initrd, initrd}} {
+		if _, err := os.Stat(f.dst); err == nil {
+			continue // extracted before; Extract renames complete files only
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := iso.Extract(ctx, abs, f.inner, f.dst); err != nil {
+			return nil, err
+		}
+	}
+	appendLine := info.Cmdline
+	if !slices.Contains(strings.Fields(appendLine), serialConsole) {
+		appendLine = strings.TrimSpace(appendLine + " " + serialConsole)
+	}
+	return &Installer{ISO: abs, Info: info, Boot: DirectBoot{Kernel: kernel, Initrd: initrd, Append: appendLine}}, nil
+}
+
+// bootCacheDir is where the kernel and initrd of one ISO file are kept:
+// keyed by path, size and modification time, so a replaced ISO is extracted
+// again without hashing gigabytes on every start.
+func bootCacheDir(isoPath string) (string, error) {
+	fi, err := os.Stat(isoPath)
+	if err != nil {
+		return "", err
+	}
+	cache, err := store.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(isoPath + "\x00" + strconv.FormatInt(fi.Size(), 10) + "\x00" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)))
+	return filepath.Join(cache, "boot", hex.EncodeToString(sum[:8])), nil
+}
+
+// InstallerSource says where the installer ISO of a VM comes from, first
+// match wins: an explicit path, the ISO a manual VM was made with, the
+// spec's iso (path, or URL with sha256), else the spec's release from the
+// image cache or the channel server.
+type InstallerSource struct {
+	Override string // start --iso with --installer
+	Pull     images.PullOptions
+}
+
+// InstallerISO returns the path of the VM's verified installer ISO,
+// downloading it when needed.
+func InstallerISO(ctx context.Context, in store.Instance, s *spec.Spec, src InstallerSource) (string, error) {
+	if src.Override != "" {
+		return src.Override, nil
+	}
+	if st, err := in.ReadState(); err == nil && st.ISO != "" {
+		return st.ISO, nil
+	}
+	pull := src.Pull
+	pull.Arch = s.Arch
+	switch {
+	case s.ISO != "" && !spec.IsURL(s.ISO):
+		return s.ISO, nil
+	case s.ISO != "":
+		pull.URL, pull.SHA256 = s.ISO, s.ISOSHA256
+	default:
+		pull.Release = s.Release
+	}
+	img, err := images.Ensure(ctx, pull)
+	if err != nil {
+		return "", err
+	}
+	return img.Path, nil
+}
+
+// BootRequest is what the user asked start to boot.
+type BootRequest struct {
+	ISO       string // --iso: attach this ISO
+	Installer bool   // --installer: boot the NixOS installer directly
+	Pull      images.PullOptions
+}
+
+// ResolveBoot turns a BootRequest into StartOptions:
+//   - --installer boots the VM's installer ISO (or --iso) by direct kernel
+//     boot with the ISO attached;
+//   - --iso alone attaches the ISO as the first boot device;
+//   - a VM made with create --manual boots its ISO like --installer when
+//     it is a NixOS installer, else as a CD (any other OS's installer);
+//   - otherwise the VM boots its disk.
+func ResolveBoot(ctx context.Context, in store.Instance, s *spec.Spec, req BootRequest) (StartOptions, error) {
+	var opts StartOptions
+	isoPath := req.ISO
+	installer := req.Installer
+	fallbackToCD := false
+	if !installer && isoPath == "" {
+		st, err := in.ReadState()
+		if err != nil || !st.Manual || st.ISO == "" {
+			return opts, nil
+		}
+		isoPath, installer, fallbackToCD = st.ISO, true, true
+	}
+	if installer {
+		var err error
+		if isoPath, err = InstallerISO(ctx, in, s, InstallerSource{Override: isoPath, Pull: req.Pull}); err != nil {
+			return opts, err
+		}
+	}
+	if isoPath != "" {
+		abs, err := filepath.Abs(isoPath)
+		if err != nil {
+			return opts, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return opts, fmt.Errorf("--iso: %w", err)
+		}
+		isoPath = abs
+	}
+	opts.ISO = isoPath
+	if !installer {
+		return opts, nil
+	}
+	inst, err := PrepareInstaller(ctx, isoPath, s.Arch)
+	if err != nil {
+		if fallbackToCD && (errors.Is(err, iso.ErrNotNixOS) || errors.Is(err, iso.ErrNotISO)) {
+			return opts, nil
+		}
+		return opts, err
+	}
+	opts.Boot = &inst.Boot
+	return opts, nil
+}
