@@ -25,6 +25,7 @@ type Params struct {
 	SSHPort  int            // resolved host port forwarded to guest 22
 	Display  string         // effective display mode: none|gtk|sdl|vnc
 	ISO      string         // CD-ROM image path; "" = none
+	Seed     string         // read-only seed image (install script, config) as a second CD-ROM; never booted
 	// Direct kernel boot; "" = none. Append is passed as one argv element.
 	Kernel, Initrd, Append string
 	// Daemonize adds -daemonize -pidfile (false for foreground runs, e.g.
@@ -118,6 +119,19 @@ func Command(p Params) ([]string, error) {
 		a = append(a,
 			"-drive", "if=none,id="+id+",file="+opt(in.Disk(i))+",format=qcow2,discard=unmap",
 			"-device", "virtio-blk-pci,drive="+id+",bootindex="+strconv.Itoa(boot+i))
+	}
+	if p.Seed != "" {
+		// A CD-ROM, not a virtio disk: it must not shift the guest's
+		// /dev/vdX names, which the install script partitions.
+		a = append(a, "-drive", "if=none,id=seed,media=cdrom,readonly=on,format=raw,file="+opt(p.Seed))
+		if arm {
+			if p.ISO == "" {
+				a = append(a, "-device", "virtio-scsi-pci,id=scsi0")
+			}
+			a = append(a, "-device", "scsi-cd,bus=scsi0.0,drive=seed")
+		} else {
+			a = append(a, "-device", "ide-cd,drive=seed")
+		}
 	}
 
 	// Network: user mode, every forward bound to the host's loopback only.
@@ -243,7 +257,7 @@ func check(p Params) error {
 	// silently mean something else in the saved cmdline.
 	paths := []struct{ field, path string }{
 		{"instance dir", p.Instance.Dir}, {"uefiCode", p.UEFICode}, {"iso", p.ISO},
-		{"kernel", p.Kernel}, {"initrd", p.Initrd},
+		{"seed", p.Seed}, {"kernel", p.Kernel}, {"initrd", p.Initrd},
 	}
 	for _, f := range paths {
 		if f.field == "instance dir" || f.path != "" {

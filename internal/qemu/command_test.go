@@ -80,6 +80,14 @@ func goldenCases() []goldenCase {
 	kernel.Append = `init=/nix/store/x-nixos-system/init root=LABEL=nixos-minimal-25.11-x86_64 console=ttyS0,115200n8 motd="it's a \"test\""`
 	cs = append(cs, goldenCase{"direct-kernel-boot", kernel})
 
+	install := kernel
+	install.Seed = "/home/u/.local/share/nixvm/vms/demo/seed.iso"
+	cs = append(cs, goldenCase{"install-with-seed", install})
+
+	armSeed := base("aarch64", "uefi", "tcg", "none")
+	armSeed.Seed = install.Seed
+	cs = append(cs, goldenCase{"aarch64-seed-without-iso", armSeed})
+
 	fwd := base("x86_64", "uefi", "kvm", "none")
 	fwd.Spec.PortForwards = []spec.PortForward{{Host: 8080, Guest: 80, Proto: "tcp"}, {Host: 5432, Guest: 5432}}
 	cs = append(cs, goldenCase{"port-forwards", fwd})
@@ -188,6 +196,7 @@ func TestCommandErrors(t *testing.T) {
 		{"initrd without kernel", func(p *Params) { p.Initrd = "/boot/initrd" }, "kernel:"},
 		{"append without kernel", func(p *Params) { p.Append = "quiet" }, "kernel:"},
 		{"relative iso", func(p *Params) { p.ISO = "nixos.iso" }, "iso:"},
+		{"relative seed", func(p *Params) { p.Seed = "seed.iso" }, "seed:"},
 		{"relative kernel", func(p *Params) { p.Kernel = "bzImage" }, "kernel:"},
 		{"relative initrd", func(p *Params) { p.Kernel = "/k"; p.Initrd = "initrd" }, "initrd:"},
 		{"relative code", func(p *Params) { p.UEFICode = "OVMF_CODE.fd" }, "uefiCode:"},
