@@ -21,7 +21,7 @@ func newConsoleCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if info := vm.Status(in); info.State != vm.StateRunning {
+			if info := vm.Status(in); info.PID == 0 {
 				return fmt.Errorf("VM %s is %s: start it first (nixvm start %s)", in.Name, info.State, in.Name)
 			}
 			return console.Attach(cmd.Context(), in.SerialSocket(), cmd.InOrStdin(), cmd.OutOrStdout(), in.Name)

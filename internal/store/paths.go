@@ -84,6 +84,7 @@ func (in Instance) QEMULog() string     { return in.path("qemu.log") }
 func (in Instance) CmdlineFile() string { return in.path("cmdline") }
 func (in Instance) EFIVars() string     { return in.path("efivars.fd") }
 func (in Instance) LockFile() string    { return in.path("lock") }
+func (in Instance) SeedImage() string   { return in.path("seed.iso") }
 
 // Disk returns the path of disk i (disk0.qcow2, disk1.qcow2).
 func (in Instance) Disk(i int) string { return in.path(fmt.Sprintf("disk%d.qcow2", i)) }

@@ -24,6 +24,7 @@ type DirectBoot struct {
 // StartOptions are the per-start choices that override the spec.
 type StartOptions struct {
 	ISO     string      // attach this ISO as a CD-ROM and boot it first
+	Seed    string      // attach this seed image as a second, read-only CD-ROM (install)
 	Display string      // override the spec's display
 	Boot    *DirectBoot // direct kernel boot (installer)
 }
@@ -52,6 +53,7 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 		Display:   s.Display,
 		SSHPort:   s.SSHPort,
 		ISO:       opts.ISO,
+		Seed:      opts.Seed,
 		Daemonize: true,
 	}
 	if opts.Display != "" {
@@ -86,6 +88,8 @@ func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts Start
 	switch info.State {
 	case StateRunning:
 		return Started{}, fmt.Errorf("VM %s is already running (pid %d)", in.Name, info.PID)
+	case StateInstalling:
+		return Started{}, fmt.Errorf("VM %s is being installed (pid %d); wait for nixvm create to finish", in.Name, info.PID)
 	case StateIncomplete, StateFailed:
 		why := ""
 		if info.Reason != "" {

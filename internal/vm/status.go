@@ -12,6 +12,7 @@ import (
 // The states a VM can be in, as shown by status and list.
 const (
 	StateRunning    = "running"
+	StateInstalling = "installing" // the installer runs (nixvm create)
 	StateStopped    = "stopped"
 	StateCrashed    = "crashed"    // QEMU died without a clean exit (pidfile left behind)
 	StateIncomplete = "incomplete" // create or install did not finish
@@ -37,6 +38,8 @@ type Info struct {
 // found on disk.
 func processState(haveSpec bool, st store.State, stateErr error, pidfile bool, alive bool) string {
 	switch {
+	case alive && st.Phase == store.PhaseInstalling:
+		return StateInstalling
 	case alive:
 		return StateRunning
 	case pidfile:

@@ -34,7 +34,7 @@ const quitGrace = 10 * time.Second
 // ended the VM. The caller must hold the VM's lock.
 func Stop(ctx context.Context, in store.Instance, opts StopOptions) (string, error) {
 	info := Status(in)
-	if info.State != StateRunning {
+	if info.PID == 0 { // not running (nor installing)
 		// A crashed QEMU left its pidfile; clear it so the VM reads stopped.
 		if info.State == StateCrashed {
 			os.Remove(in.PIDFile())
@@ -91,7 +91,7 @@ func qmpDo(ctx context.Context, in store.Instance, f func(*qmp.Client) error) er
 // that lives elsewhere). A running VM is refused unless force, which stops it
 // first. The caller must hold the VM's lock.
 func Remove(ctx context.Context, in store.Instance, force bool) error {
-	if info := Status(in); info.State == StateRunning {
+	if info := Status(in); info.PID != 0 {
 		if !force {
 			return fmt.Errorf("VM %s is running (pid %d): stop it first (nixvm stop %s) or use --force", in.Name, info.PID, in.Name)
 		}
