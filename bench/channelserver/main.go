@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,12 +144,6 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom copies with a large buffer: the server must not be the
-// bottleneck of a throughput benchmark.
-func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	return io.CopyBuffer(struct{ io.Writer }{c}, r, make([]byte, 1<<20))
-}
-
 func (c *countingWriter) WriteHeader(code int) {
 	c.s.mu.Lock()
 	c.s.seen[c.i].Status = code
@@ -159,10 +154,10 @@ func (c *countingWriter) WriteHeader(code int) {
 func (s *server) serveISO(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.seen = append(s.seen, request{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range")})
-	cw := &countingWriter{ResponseWriter: w, s: s, i: len(s.seen) - 1, limit: -1}
-	if r.Method == http.MethodGet && s.cuts > 0 {
+	i := len(s.seen) - 1
+	cut := r.Method == http.MethodGet && s.cuts > 0
+	if cut {
 		s.cuts--
-		cw.limit = s.cutAfter
 	}
 	s.mu.Unlock()
 	f, err := os.Open(s.file)
@@ -173,5 +168,39 @@ func (s *server) serveISO(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/x-iso9660-image")
 	w.Header().Set("ETag", `"`+s.sum[:16]+`"`)
-	http.ServeContent(cw, r, "", s.modTime, f)
+	if cut {
+		http.ServeContent(&countingWriter{ResponseWriter: w, s: s, i: i, limit: s.cutAfter}, r, "", s.modTime, f)
+		return
+	}
+	// Unwrapped, so the body goes out with sendfile as from a real server;
+	// the bytes sent are then counted as the Content-Length served, which
+	// over-counts (never under-counts) a response the client dropped.
+	sw := &statusWriter{ResponseWriter: w}
+	http.ServeContent(sw, r, "", s.modTime, f)
+	n, _ := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64)
+	s.mu.Lock()
+	s.seen[i].Status = sw.status
+	if r.Method == http.MethodGet {
+		s.seen[i].Sent = n
+	}
+	s.mu.Unlock()
+}
+
+// statusWriter remembers the status code and passes ReadFrom through
+// (sendfile).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
 }

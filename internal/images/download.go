@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
@@ -58,6 +59,10 @@ type partState struct {
 	LastModified string `json:"lastModified,omitempty"`
 	Size         int64  `json:"size"`
 }
+
+// writebackChunk is how much written data is handed to the kernel's
+// writeback at a time during a download.
+const writebackChunk = 32 << 20
 
 // downloader moves one URL into one part file.
 type downloader struct {
@@ -174,27 +179,25 @@ func (d *downloader) fetch(ctx context.Context, url, part, name, want string) (e
 		return fmt.Errorf("download %s: HTTP %s", url, resp.Status)
 	}
 	d.progress.Begin(name, have, total)
-	got := have
-	buf := make([]byte, d.bufSize)
-	for {
-		n, rerr := resp.Body.Read(buf)
-		if n > 0 {
-			timer.Reset(d.stall)
-			if _, err := f.Write(buf[:n]); err != nil {
-				d.progress.End(err)
+	flushed, pending := have, int64(0)
+	n, err := copyHashing(f, h, resp.Body, d.bufSize, func(n int) {
+		timer.Reset(d.stall)
+		d.progress.Advance(int64(n))
+		if pending += int64(n); pending >= writebackChunk {
+			startWriteback(f, flushed, pending)
+			flushed, pending = flushed+pending, 0
+		}
+	})
+	got := have + n
+	if err != nil {
+		d.progress.End(err)
+		if ctx.Err() == nil && context.Cause(reqCtx) == nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) { // a write to the part, not the network
 				return fmt.Errorf("write %s: %w", part, err)
 			}
-			h.Write(buf[:n])
-			got += int64(n)
-			d.progress.Advance(int64(n))
 		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			d.progress.End(rerr)
-			return fail(got, total, rerr)
-		}
+		return fail(got, total, err)
 	}
 	if total >= 0 && got != total {
 		err := fmt.Errorf("the server sent %d bytes, announced %d", got, total)

@@ -83,7 +83,11 @@ func (o *PullOptions) setDefaults() error {
 		o.CacheDir = d
 	}
 	if o.Client == nil {
-		o.Client = &http.Client{}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Byte ranges and the digest are about the file as stored: never
+		// let the transport ask for, and silently undo, a gzip encoding.
+		t.DisableCompression = true
+		o.Client = &http.Client{Transport: t}
 	}
 	if o.Progress == nil {
 		o.Progress = noProgress{}
