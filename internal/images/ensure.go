@@ -124,41 +124,23 @@ func Ensure(ctx context.Context, opts PullOptions) (*Image, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	release, isoURL := opts.Release, opts.URL
-	if isoURL == "" {
-		src, err := Resolve(ctx, opts.Client, opts.ChannelsURL, opts.Release, opts.Arch)
-		if err != nil {
-			return nil, err
+	// A known digest needs no network when the image is cached.
+	if opts.SHA256 != "" {
+		if im := lookup(opts.CacheDir, opts.SHA256); im != nil {
+			return im, nil
 		}
-		if src.Warning != "" {
-			opts.Logf("warning: %s", src.Warning)
-		}
-		release, isoURL = src.Release, src.URL
 	}
-
-	final, err := finalURL(ctx, opts.Client, isoURL)
+	release, final, name, digest, err := locate(ctx, &opts)
 	if err != nil {
-		return nil, fmt.Errorf("release %s (%s): %w", orUnknown(release), opts.Arch, err)
-	}
-	name := fileName(final)
-	digest := opts.SHA256
-	if opts.URL == "" {
-		published, sumName, err := fetchChecksum(ctx, opts.Client, final+".sha256")
-		if err != nil {
-			return nil, err
+		var ue *url.Error
+		if errors.As(err, &ue) && ctx.Err() == nil && opts.URL == "" {
+			// Offline: a cached image of the release still beats failing.
+			if im := newestCached(opts.CacheDir, opts.Release, opts.Arch); im != nil {
+				opts.Logf("warning: %v; using the cached %s (pulled %s)", err, im.Name, im.PulledAt.Format(time.DateOnly))
+				return im, nil
+			}
 		}
-		if digest != "" && digest != published {
-			return nil, fmt.Errorf("the published checksum of %s is %s, not the expected %s", final, published, digest)
-		}
-		digest = published
-		// Without a redirect (a plain mirror, a symlink) the final name is
-		// still the alias; the checksum file names the versioned file.
-		if strings.HasPrefix(name, "latest-") && safeName(sumName) {
-			name = sumName
-		}
-	}
-	if !strings.HasSuffix(name, ".iso") {
-		name += ".iso"
+		return nil, err
 	}
 
 	if im := lookup(opts.CacheDir, digest); im != nil {
@@ -200,6 +182,65 @@ func Ensure(ctx context.Context, opts PullOptions) (*Image, error) {
 	return commit(opts.CacheDir, part, metadata{
 		Release: release, Arch: opts.Arch, URL: final, Name: name, SHA256: digest, PulledAt: time.Now().UTC(),
 	})
+}
+
+// locate finds where the image of opts is and what it must hash to: the
+// resolved release, the final (versioned) URL, the file name and the digest.
+func locate(ctx context.Context, opts *PullOptions) (release, final, name, digest string, err error) {
+	release, isoURL := opts.Release, opts.URL
+	if isoURL == "" {
+		src, err := Resolve(ctx, opts.Client, opts.ChannelsURL, opts.Release, opts.Arch)
+		if err != nil {
+			return "", "", "", "", err
+		}
+		if src.Warning != "" {
+			opts.Logf("warning: %s", src.Warning)
+		}
+		release, isoURL = src.Release, src.URL
+	}
+	final, err = finalURL(ctx, opts.Client, isoURL)
+	if err != nil {
+		return "", "", "", "", fmt.Errorf("release %s (%s): %w", orUnknown(release), opts.Arch, err)
+	}
+	name = fileName(final)
+	digest = opts.SHA256
+	if opts.URL == "" {
+		published, sumName, err := fetchChecksum(ctx, opts.Client, final+".sha256")
+		if err != nil {
+			return "", "", "", "", err
+		}
+		if digest != "" && digest != published {
+			return "", "", "", "", fmt.Errorf("the published checksum of %s is %s, not the expected %s", final, published, digest)
+		}
+		digest = published
+		// Without a redirect (a plain mirror, a symlink) the final name is
+		// still the alias; the checksum file names the versioned file.
+		if strings.HasPrefix(name, "latest-") && safeName(sumName) {
+			name = sumName
+		}
+	}
+	if !strings.HasSuffix(name, ".iso") {
+		name += ".iso"
+	}
+	return release, final, name, digest, nil
+}
+
+// newestCached is the most recently pulled cached image of release ("" and
+// "stable" match any stable release, newest release first) and arch.
+func newestCached(cacheDir, release, arch string) *Image {
+	all, _ := List(cacheDir)
+	var best *Image
+	for _, im := range all {
+		stable := versionRe.MatchString(im.Release)
+		if im.Arch != arch || !(im.Release == release || (release == "" || release == "stable") && stable) {
+			continue
+		}
+		if best == nil || (stable && best.Release != im.Release && compareVersions(im.Release, best.Release) > 0) ||
+			(im.Release == best.Release && im.PulledAt.After(best.PulledAt)) {
+			best = &im
+		}
+	}
+	return best
 }
 
 // commit moves a verified part into its cache entry and writes the metadata

@@ -492,3 +492,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestEnsureOfflineUsesCachedImage(t *testing.T) {
+	cache := t.TempDir()
+	old := addEntry(t, cache, "25.05", "x86_64", []byte("old"))
+	newer := addEntry(t, cache, "25.11", "x86_64", []byte("new"))
+	addEntry(t, cache, "26.05", "aarch64", []byte("other arch"))
+	u := addEntry(t, cache, "unstable", "x86_64", []byte("unstable"))
+	offline := "http://127.0.0.1:1" // nothing listens there
+	for _, tc := range []struct {
+		release string
+		want    *Image
+	}{
+		{"stable", &newer}, {"", &newer}, {"25.05", &old}, {"unstable", &u}, {"24.11", nil},
+	} {
+		var notes []string
+		im, err := Ensure(t.Context(), PullOptions{Release: tc.release, ChannelsURL: offline, CacheDir: cache,
+			Logf: func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }})
+		if tc.want == nil {
+			if err == nil || !strings.Contains(err.Error(), "connection refused") {
+				t.Errorf("Ensure(%q) offline with nothing cached = %+v, %v", tc.release, im, err)
+			}
+			continue
+		}
+		if err != nil || im.Path != tc.want.Path {
+			t.Errorf("Ensure(%q) offline = %+v, %v; want %s", tc.release, im, err, tc.want.Path)
+			continue
+		}
+		if last := notes[len(notes)-1]; !strings.Contains(last, "using the cached "+tc.want.Name) {
+			t.Errorf("Ensure(%q) notes = %q", tc.release, notes)
+		}
+	}
+}
+
+func TestEnsureKnownDigestNeedsNoNetwork(t *testing.T) {
+	cache := t.TempDir()
+	im := addEntry(t, cache, "25.11", "x86_64", []byte("x"))
+	got, err := Ensure(t.Context(), PullOptions{Release: "25.11", SHA256: im.SHA256, ChannelsURL: "http://127.0.0.1:1", CacheDir: cache})
+	if err != nil || got.Path != im.Path {
+		t.Fatalf("Ensure = %+v, %v", got, err)
+	}
+}
