@@ -98,7 +98,7 @@ func (d *downloader) fetch(ctx context.Context, url, part, name, want string) (e
 	}
 	st := readPartState(part)
 	if have > 0 && st.URL != "" && st.URL != url {
-		st = partState{} // validators of another URL mean nothing here
+		st = partState{Size: -1} // validators of another URL mean nothing here
 	}
 
 	if have > 0 && have == st.Size && hex.EncodeToString(h.Sum(nil)) == want {

@@ -101,6 +101,9 @@ func (o *PullOptions) setDefaults() error {
 	if o.StallTimeout == 0 {
 		o.StallTimeout = DefaultStallTimeout
 	}
+	if err := ValidateRelease(o.Release); err != nil {
+		return err
+	}
 	if o.SHA256 != "" {
 		if err := ValidateSHA256(o.SHA256); err != nil {
 			return err
@@ -177,7 +180,11 @@ func Ensure(ctx context.Context, opts PullOptions) (*Image, error) {
 		if !retryable || ctx.Err() != nil || attempt >= retries {
 			return nil, err
 		}
-		opts.Logf("%v; retrying (%d of %d)", err, attempt+1, retries)
+		if de != nil {
+			opts.Logf("download interrupted after %d bytes (%v); resuming (%d of %d)", de.Got, de.Err, attempt+1, retries)
+		} else {
+			opts.Logf("%v; retrying (%d of %d)", err, attempt+1, retries)
+		}
 	}
 	return commit(opts.CacheDir, part, metadata{
 		Release: release, Arch: opts.Arch, URL: final, Name: name, SHA256: digest, PulledAt: time.Now().UTC(),

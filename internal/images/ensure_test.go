@@ -178,7 +178,7 @@ func TestEnsureRetriesWithinOnePull(t *testing.T) {
 	if sent != imagestest.DefaultSize {
 		t.Errorf("server sent %d bytes in all; want exactly the file, %d", sent, imagestest.DefaultSize)
 	}
-	if len(notes) != 2 || !strings.Contains(notes[0], "retrying (1 of 3)") {
+	if len(notes) != 2 || notes[0] != "download interrupted after 300000 bytes (unexpected EOF); resuming (1 of 3)" {
 		t.Errorf("notes = %q", notes)
 	}
 }
