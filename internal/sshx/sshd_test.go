@@ -1,0 +1,329 @@
+package sshx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// need returns the path of a tool the test needs, or skips the test (fails
+// it when NIXVM_REQUIRE_INTEGRATION=1, as in CI).
+func need(t *testing.T, tool string, where ...string) string {
+	t.Helper()
+	if p, err := exec.LookPath(tool); err == nil {
+		return p
+	}
+	for _, p := range where {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found (Debian package openssh-server for sshd, openssh-client for ssh)", tool)
+	if os.Getenv("NIXVM_REQUIRE_INTEGRATION") == "1" {
+		t.Fatal(msg + " and NIXVM_REQUIRE_INTEGRATION=1")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// testSSHD is a real OpenSSH server on loopback, standing in for a VM's
+// guest sshd: it presents a host key made by NewHostKey and accepts the
+// user's nixvm key for the current user.
+type testSSHD struct {
+	Port    int
+	HostPub []byte // "ssh-ed25519 AAAA..."
+	HostKey []byte // private, OpenSSH PEM
+	Key     string // path of the user's private key (UserKey)
+	User    string // the current user, who sshd lets in
+	Dir     string // sshd's config, keys and log
+}
+
+// freePort finds a loopback port that is free right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// newTestSSHD prepares the keys and config of a server; start runs it. The
+// user key lives in a fresh XDG_CONFIG_HOME, so the real one is never
+// touched.
+func newTestSSHD(t *testing.T) *testSSHD {
+	t.Helper()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	key, pub, err := UserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, hostPub, err := NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testSSHD{Port: freePort(t), HostPub: hostPub, HostKey: priv, Key: key, User: u.Username, Dir: t.TempDir()}
+	writeFile(t, filepath.Join(s.Dir, "authorized_keys"), pub+"\n", 0o600)
+	return s
+}
+
+// start runs sshd -D on s.Port and waits until it accepts connections.
+func (s *testSSHD) start(t *testing.T) {
+	t.Helper()
+	sshd := need(t, "sshd", "/usr/sbin/sshd")
+	if os.Geteuid() == 0 {
+		// sshd running as root wants its privilege separation directory,
+		// which the Debian package makes only when the service starts.
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := s.Dir
+	hostKey := filepath.Join(dir, "host_key")
+	writeFile(t, hostKey, string(s.HostKey), 0o600)
+	// Password and keyboard-interactive logins are offered on purpose: the
+	// client side must refuse to use them.
+	cfg := strings.Join([]string{
+		"ListenAddress 127.0.0.1",
+		"HostKey " + hostKey,
+		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+		"StrictModes no",
+		"PidFile none",
+		"UsePAM no",
+		"PasswordAuthentication yes",
+		"KbdInteractiveAuthentication yes",
+		"PermitRootLogin prohibit-password",
+		"LogLevel VERBOSE",
+	}, "\n") + "\n"
+	cfgPath := filepath.Join(dir, "sshd_config")
+	writeFile(t, cfgPath, cfg, 0o600)
+	logPath := filepath.Join(dir, "sshd.log")
+	cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath, "-p", fmt.Sprint(s.Port), "-h", hostKey, "-E", logPath)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("sshd log:\n%s", b)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("sshd exited at start (%v):\n%s", err, b)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd does not listen on port %d: %v", s.Port, err)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, data string, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitAndRun(t *testing.T) {
+	s := newTestSSHD(t)
+	s.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Wait(ctx, s.Port, s.User, s.Key, s.HostPub); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+
+	tests := []struct {
+		cmd            string
+		code           int
+		stdout, stderr string
+	}{
+		{"true", 0, "", ""},
+		{"exit 3", 3, "", ""},
+		{"echo hi; echo oops >&2; exit 7", 7, "hi\n", "oops\n"},
+		{"printf '%s' \"$USER\"", 0, s.User, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code, err := Run(ctx, s.Port, s.User, s.Key, s.HostPub, tt.cmd, &out, &errOut)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if code != tt.code || out.String() != tt.stdout || errOut.String() != tt.stderr {
+				t.Errorf("Run(%q) = %d, stdout %q, stderr %q; want %d, %q, %q", tt.cmd, code, out.String(), errOut.String(), tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestWaitHostKeyMismatch(t *testing.T) {
+	s := newTestSSHD(t)
+	s.start(t)
+	_, other, err := NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = Wait(ctx, s.Port, s.User, s.Key, other)
+	var mismatch *HostKeyMismatchError
+	if !errors.As(err, &mismatch) {
+		t.Fatalf("Wait with another host key = %v, want a HostKeyMismatchError", err)
+	}
+	if mismatch.Got != string(s.HostPub) || mismatch.Expected != string(other) {
+		t.Errorf("mismatch reports got %q expected %q; want %q and %q", mismatch.Got, mismatch.Expected, s.HostPub, other)
+	}
+	// A mismatch is final: it must not be retried until the deadline.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Wait took %s to report a host key mismatch", d)
+	}
+	if _, err := Run(ctx, s.Port, s.User, s.Key, other, "true", nil, nil); !errors.As(err, &mismatch) {
+		t.Errorf("Run with another host key = %v, want a HostKeyMismatchError", err)
+	}
+}
+
+func TestRunWrongKeyRefused(t *testing.T) {
+	s := newTestSSHD(t)
+	s.start(t)
+	// A key that is not in authorized_keys: the server offers passwords,
+	// the client has none to give.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	stranger, _, err := UserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = Run(ctx, s.Port, s.User, stranger, s.HostPub, "true", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Fatalf("Run with an unknown key = %v, want an authentication error", err)
+	}
+}
+
+// Wait started before the server exists succeeds once it comes up: the
+// guest is still booting when nixvm starts waiting.
+func TestWaitRetriesUntilUp(t *testing.T) {
+	s := newTestSSHD(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Wait(ctx, s.Port, s.User, s.Key, s.HostPub) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned before the server was started: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	s.start(t)
+	if err := <-done; err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+}
+
+func TestWaitTimeout(t *testing.T) {
+	// No server on the port: Wait gives up at the deadline with the cause.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	key, _, err := UserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hostPub, err := NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = Wait(ctx, port, User, key, hostPub)
+	if err == nil {
+		t.Fatal("Wait succeeded with nothing listening")
+	}
+	want := fmt.Sprintf("ssh to VM on 127.0.0.1:%d: gave up after", port)
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Wait error = %q, want it to contain %q and the cause (connection refused)", err, want)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Wait overran its 700ms deadline: %s", d)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	s := newTestSSHD(t)
+	s.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := Run(ctx, s.Port, s.User, s.Key, s.HostPub, "sleep 30", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
+		t.Errorf("Run past its deadline = %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Run ignored its deadline: returned after %s", d)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	key, _, err := UserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hostPub, err := NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		port    int
+		key     string
+		hostPub []byte
+		want    string
+	}{
+		{"port 0", 0, key, hostPub, "ssh port: 0 is not a TCP port"},
+		{"port too big", 70000, key, hostPub, "ssh port: 70000"},
+		{"missing key", 22, filepath.Join(t.TempDir(), "nope"), hostPub, "read SSH key"},
+		{"bad host key", 22, key, []byte("ssh-ed25519 nonsense"), "expected host key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Run(ctx, tt.port, User, tt.key, tt.hostPub, "true", nil, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run = %v, want an error containing %q", err, tt.want)
+			}
+			if err := Wait(ctx, tt.port, User, tt.key, tt.hostPub); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Wait = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
