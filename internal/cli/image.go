@@ -89,7 +89,7 @@ which then needs --sha256.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(errw, "%s: release %s, %s, %s, sha256 %s verified\n",
+			fmt.Fprintf(errw, "%s: release %s, %s, %s, sha256 %s (verified)\n",
 				im.Name, orDash(im.Release), im.Arch, images.HumanBytes(im.Size), im.SHA256)
 			fmt.Fprintln(out, im.Path)
 			return nil

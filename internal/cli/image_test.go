@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 
+	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/images/imagestest"
 )
 
@@ -102,7 +104,7 @@ func TestImagePullListInspectRm(t *testing.T) {
 		t.Errorf("pull printed %q, want the path %q", out, wantPath)
 	}
 	if !strings.Contains(errOut, "downloading "+name) || !strings.Contains(errOut, "(100%)") ||
-		!strings.Contains(errOut, "release 25.11, x86_64") || !strings.Contains(errOut, "sha256 "+s.SHA256+" verified") {
+		!strings.Contains(errOut, "release 25.11, x86_64") || !strings.Contains(errOut, "sha256 "+s.SHA256+" (verified)") {
 		t.Errorf("pull stderr:\n%s", errOut)
 	}
 	if got, _ := os.ReadFile(wantPath); !bytes.Equal(got, isoData) {
@@ -240,5 +242,23 @@ func TestImageErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("image %q = %v; want one line with %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestImageProgressKinds(t *testing.T) {
+	if _, ok := newImageProgress(&bytes.Buffer{}).(*images.LineProgress); !ok {
+		t.Errorf("a non-terminal writer does not get plain lines")
+	}
+	// The bar itself, drawn into a buffer: known and unknown sizes, success and failure.
+	var b bytes.Buffer
+	p := &barProgress{w: &b}
+	p.Begin("x.iso", 10, 100)
+	p.Advance(90)
+	p.End(nil)
+	p.Begin("y.iso", 0, -1)
+	p.Advance(5)
+	p.End(errors.New("cut"))
+	if !strings.Contains(b.String(), "x.iso") || !strings.Contains(b.String(), "100%") {
+		t.Errorf("bar output: %q", b.String())
 	}
 }

@@ -132,6 +132,7 @@ func (d *downloader) fetch(ctx context.Context, url, part, name, want string) (e
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
+		err = noAnswer(err)
 		return fail(have, st.Size, err)
 	}
 	defer resp.Body.Close()

@@ -135,8 +135,8 @@ func Ensure(ctx context.Context, opts PullOptions) (*Image, error) {
 	}
 	release, final, name, digest, err := locate(ctx, &opts)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) && ctx.Err() == nil && opts.URL == "" {
+		var na *NoAnswerError
+		if errors.As(err, &na) && ctx.Err() == nil && opts.URL == "" {
 			// Offline: a cached image of the release still beats failing.
 			if im := newestCached(opts.CacheDir, opts.Release, opts.Arch); im != nil {
 				opts.Logf("warning: %v; using the cached %s (pulled %s)", err, im.Name, im.PulledAt.Format(time.DateOnly))
@@ -189,6 +189,23 @@ func Ensure(ctx context.Context, opts PullOptions) (*Image, error) {
 	return commit(opts.CacheDir, part, metadata{
 		Release: release, Arch: opts.Arch, URL: final, Name: name, SHA256: digest, PulledAt: time.Now().UTC(),
 	})
+}
+
+// NoAnswerError is a request that got no HTTP answer at all: DNS, refused
+// or reset connections, TLS, timeouts. The host may be offline.
+type NoAnswerError struct{ Err error }
+
+func (e *NoAnswerError) Error() string { return e.Err.Error() }
+func (e *NoAnswerError) Unwrap() error { return e.Err }
+
+// noAnswer turns the *url.Error of http.Client.Do into a NoAnswerError
+// without the method and URL it repeats: callers already name the URL.
+func noAnswer(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &NoAnswerError{Err: ue.Err}
+	}
+	return &NoAnswerError{Err: err}
 }
 
 // locate finds where the image of opts is and what it must hash to: the
@@ -286,6 +303,7 @@ func finalURL(ctx context.Context, client *http.Client, alias string) (string, e
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		err = noAnswer(err)
 		return "", fmt.Errorf("look up %s: %w", alias, err)
 	}
 	resp.Body.Close()
@@ -313,6 +331,7 @@ func fetchChecksum(ctx context.Context, client *http.Client, u string) (digest, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		err = noAnswer(err)
 		return "", "", fmt.Errorf("fetch checksum: %w", err)
 	}
 	defer resp.Body.Close()

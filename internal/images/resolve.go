@@ -58,6 +58,7 @@ func newestStable(ctx context.Context, client *http.Client, base string) (string
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		err = noAnswer(err)
 		return "", fmt.Errorf("list channels: %w", err)
 	}
 	defer resp.Body.Close()
