@@ -357,11 +357,22 @@ func TestEnsureConcurrentGoroutinesShareOneDownload(t *testing.T) {
 	var wg sync.WaitGroup
 	res := make([]*Image, 2)
 	errs := make([]error, 2)
-	for i := range 2 {
-		wg.Go(func() { res[i], errs[i] = pull(t.Context(), s, cache) })
+	var mu sync.Mutex
+	var notes []string
+	logf := func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = append(notes, fmt.Sprintf(f, a...))
 	}
-	waitFor(t, "both pulls to fetch the checksum and one to start the ISO", func() bool {
-		return len(s.Requests("GET", ".sha256")) == 2 && len(s.Requests("GET", ".iso")) >= 1
+	for i := range 2 {
+		wg.Go(func() { res[i], errs[i] = pull(t.Context(), s, cache, func(o *PullOptions) { o.Logf = logf }) })
+	}
+	// The first pull is held mid-body by the gate, so the second must wait
+	// for the lock; only then is the gate opened.
+	waitFor(t, "one pull to wait for the other", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(notes) == 1 && strings.HasPrefix(notes[0], "waiting for another nixvm downloading ")
 	})
 	close(gate)
 	wg.Wait()
