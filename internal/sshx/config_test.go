@@ -220,7 +220,7 @@ func TestConfigRejectsOtherHostKey(t *testing.T) {
 func TestConfigNeverAsksPassword(t *testing.T) {
 	s := newTestSSHD(t)
 	s.start(t)
-	writeFile(t, filepath.Join(s.Dir, "authorized_keys"), "", 0o600)
+	writeFile(t, s.AuthorizedKeys, "", 0o600)
 	cfg := setupSSHConfig(t, s, nil)
 	out, code, asked := runSSH(t, cfg, "echo", "remote-ran")
 	if code != 255 || asked || strings.Contains(out, "remote-ran") {

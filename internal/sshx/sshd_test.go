@@ -5,35 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// need returns the path of a tool the test needs, or skips the test (fails
-// it when NIXVM_REQUIRE_INTEGRATION=1, as in CI).
-func need(t *testing.T, tool string, where ...string) string {
-	t.Helper()
-	if p, err := exec.LookPath(tool); err == nil {
-		return p
-	}
-	for _, p := range where {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("%s not found (Debian package openssh-server for sshd, openssh-client for ssh)", tool)
-	if os.Getenv("NIXVM_REQUIRE_INTEGRATION") == "1" {
-		t.Fatal(msg + " and NIXVM_REQUIRE_INTEGRATION=1")
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/nixvm/nixvm/internal/sshx/sshxtest"
+)
 
 // testSSHD is a real OpenSSH server on loopback, standing in for a VM's
 // guest sshd: it presents a host key made by NewHostKey and accepts the
@@ -43,24 +23,14 @@ type testSSHD struct {
 	HostPub []byte // "ssh-ed25519 AAAA..."
 	HostKey []byte // private, OpenSSH PEM
 	Key     string // path of the user's private key (UserKey)
+	Pub     string // its authorized_keys line
 	User    string // the current user, who sshd lets in
-	Dir     string // sshd's config, keys and log
+	// AuthorizedKeys is sshd's authorized_keys file, once started.
+	AuthorizedKeys string
 }
 
-// freePort finds a loopback port that is free right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// newTestSSHD prepares the keys and config of a server; start runs it. The
-// user key lives in a fresh XDG_CONFIG_HOME, so the real one is never
-// touched.
+// newTestSSHD prepares the keys of a server; start runs it. The user key
+// lives in a fresh XDG_CONFIG_HOME, so the real one is never touched.
 func newTestSSHD(t *testing.T) *testSSHD {
 	t.Helper()
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
@@ -76,74 +46,15 @@ func newTestSSHD(t *testing.T) *testSSHD {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testSSHD{Port: freePort(t), HostPub: hostPub, HostKey: priv, Key: key, User: u.Username, Dir: t.TempDir()}
-	writeFile(t, filepath.Join(s.Dir, "authorized_keys"), pub+"\n", 0o600)
-	return s
+	return &testSSHD{Port: sshxtest.FreePort(t), HostPub: hostPub, HostKey: priv, Key: key, Pub: pub, User: u.Username}
 }
 
-// start runs sshd -D on s.Port and waits until it accepts connections.
 func (s *testSSHD) start(t *testing.T) {
 	t.Helper()
-	sshd := need(t, "sshd", "/usr/sbin/sshd")
-	if os.Geteuid() == 0 {
-		// sshd running as root wants its privilege separation directory,
-		// which the Debian package makes only when the service starts.
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir := s.Dir
-	hostKey := filepath.Join(dir, "host_key")
-	writeFile(t, hostKey, string(s.HostKey), 0o600)
-	// Password and keyboard-interactive logins are offered on purpose: the
-	// client side must refuse to use them.
-	cfg := strings.Join([]string{
-		"ListenAddress 127.0.0.1",
-		"HostKey " + hostKey,
-		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
-		"StrictModes no",
-		"PidFile none",
-		"UsePAM no",
-		"PasswordAuthentication yes",
-		"KbdInteractiveAuthentication yes",
-		"PermitRootLogin prohibit-password",
-		"LogLevel VERBOSE",
-	}, "\n") + "\n"
-	cfgPath := filepath.Join(dir, "sshd_config")
-	writeFile(t, cfgPath, cfg, 0o600)
-	logPath := filepath.Join(dir, "sshd.log")
-	cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath, "-p", fmt.Sprint(s.Port), "-h", hostKey, "-E", logPath)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("sshd log:\n%s", b)
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("sshd exited at start (%v):\n%s", err, b)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd does not listen on port %d: %v", s.Port, err)
-		}
-	}
+	s.AuthorizedKeys = sshxtest.StartSSHD(t, s.Port, s.HostKey, s.Pub+"\n").AuthorizedKeys
 }
+
+func need(t *testing.T, tool string) string { return sshxtest.Need(t, tool) }
 
 func writeFile(t *testing.T, path, data string, perm os.FileMode) {
 	t.Helper()
@@ -260,7 +171,7 @@ func TestWaitTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := sshxtest.FreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	start := time.Now()
