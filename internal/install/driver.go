@@ -1,0 +1,335 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nixvm/nixvm/internal/console"
+	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/qemu"
+	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/sshx"
+	"github.com/nixvm/nixvm/internal/store"
+	"github.com/nixvm/nixvm/internal/vm"
+)
+
+// The phases of an install, in order, as reported to the user. The script's
+// own phases (partitioning .. installing) come from its markers.
+const (
+	PhaseFetching     = "fetching-image"
+	PhaseBooting      = "booting-installer"
+	PhasePartitioning = "partitioning"
+	PhaseFormatting   = "formatting"
+	PhaseConfiguring  = "configuring"
+	PhaseInstalling   = "installing"
+	PhasePoweroff     = "powering-off"
+	PhaseFirstBoot    = "first-boot"
+	PhaseReady        = "ready"
+)
+
+// Deadlines of the waits on the guest under KVM/HVF. TCG multiplies them by
+// tcgFactor: it runs guests 10-50x slower, but most of an install is I/O and
+// downloads, which emulation slows less.
+var phaseDeadline = map[string]time.Duration{
+	PhaseBooting:      3 * time.Minute,
+	PhasePartitioning: 3 * time.Minute,
+	PhaseFormatting:   5 * time.Minute,
+	PhaseConfiguring:  5 * time.Minute,
+	PhaseInstalling:   60 * time.Minute,
+	PhasePoweroff:     3 * time.Minute,
+	PhaseFirstBoot:    5 * time.Minute,
+}
+
+const tcgFactor = 5
+
+// Options are what the driver needs beyond the instance.
+type Options struct {
+	Facts    *host.Facts
+	Source   vm.InstallerSource // where the installer ISO comes from
+	Reporter Reporter
+}
+
+// Result is what a finished install reports.
+type Result struct {
+	SSHPort int
+	User    string
+	// Waited is the time spent waiting on the guest; the rest of Total is
+	// the driver's own (dead) time.
+	Waited, Total time.Duration
+}
+
+// Run installs NixOS into a created VM (phase ready, disks blank): boot the
+// installer with a seed drive, type one command at its auto-login prompt,
+// follow the install script's phase markers, wait for the power-off, boot
+// from disk and wait until SSH answers with the host key nixvm generated.
+// On failure the VM is left stopped in phase failed with the reason, and
+// the error says the phase, the cause and the last console lines.
+func Run(ctx context.Context, in store.Instance, s *spec.Spec, opts Options) (res *Result, err error) {
+	d := &driver{in: in, spec: s, opts: opts, start: time.Now(), phase: PhaseFetching, factor: 1}
+	if d.opts.Reporter == nil {
+		d.opts.Reporter = nopReporter{}
+	}
+	if opts.Facts.Accelerator(ctx, s.Arch).Name == "tcg" {
+		d.factor = tcgFactor
+	}
+	defer func() {
+		if err != nil {
+			err = d.fail(err)
+		}
+	}()
+	if err := in.UpdateState(func(st *store.State) { st.Phase, st.Reason = store.PhaseInstalling, "" }); err != nil {
+		return nil, err
+	}
+	return d.run(ctx)
+}
+
+type driver struct {
+	in     store.Instance
+	spec   *spec.Spec
+	opts   Options
+	start  time.Time
+	factor time.Duration
+	phase  string
+	waited time.Duration
+	exp    *console.Expecter
+	conn   net.Conn
+}
+
+var releaseRE = regexp.MustCompile(`^\d\d\.\d\d$`)
+
+func (d *driver) run(ctx context.Context) (*Result, error) {
+	d.enter(PhaseFetching, "")
+	isoPath, err := vm.InstallerISO(ctx, d.in, d.spec, d.opts.Source)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := vm.PrepareInstaller(ctx, isoPath, d.spec.Arch)
+	if err != nil {
+		return nil, err
+	}
+	// system.stateVersion is the installer's release; an unstable ISO has
+	// its YY.MM in version.txt.
+	release := inst.Info.Release
+	if !releaseRE.MatchString(release) {
+		if parts := strings.SplitN(inst.Info.Version, ".", 3); len(parts) >= 2 && releaseRE.MatchString(parts[0]+"."+parts[1]) {
+			release = parts[0] + "." + parts[1]
+		} else {
+			return nil, fmt.Errorf("cannot tell the NixOS release of %s (label %q, version %q)", isoPath, inst.Info.Label, inst.Info.Version)
+		}
+	}
+	keyPath, pub, err := sshx.UserKey()
+	if err != nil {
+		return nil, err
+	}
+	hostPriv, hostPub, err := sshx.NewHostKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := sshx.WriteHostKey(d.in, hostPriv, hostPub); err != nil {
+		return nil, err
+	}
+	plan, err := Make(Inputs{Spec: *d.spec, Release: release, User: sshx.User, AuthorizedKey: pub})
+	if err != nil {
+		return nil, err
+	}
+	seed := d.in.SeedImage()
+	if err := WriteSeed(seed, plan.SeedFiles(hostPriv, hostPub)); err != nil {
+		return nil, fmt.Errorf("write seed image: %w", err)
+	}
+
+	d.enter(PhaseBooting, inst.Info.Label)
+	if _, err := vm.Start(ctx, d.opts.Facts, d.in, vm.StartOptions{ISO: inst.ISO, Boot: &inst.Boot, Seed: seed}); err != nil {
+		return nil, err
+	}
+	if err := d.attach(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := d.expect(ctx, PhaseBooting, promptRE); err != nil {
+		return nil, fmt.Errorf("the installer's auto-login shell prompt did not appear: %w", err)
+	}
+	if err := d.exp.SendLine(d.conn, BootCommand()); err != nil {
+		return nil, fmt.Errorf("type on the serial console: %w", err)
+	}
+	if err := d.followMarkers(ctx); err != nil {
+		return nil, err
+	}
+
+	d.enter(PhasePoweroff, "")
+	if err := d.waitExit(ctx); err != nil {
+		return nil, err
+	}
+	d.conn.Close()
+	d.conn, d.exp = nil, nil
+	os.Remove(seed)
+
+	d.enter(PhaseFirstBoot, "")
+	if err := d.in.UpdateState(func(st *store.State) { st.Phase = store.PhaseReady; st.Manual, st.ISO = false, "" }); err != nil {
+		return nil, err
+	}
+	started, err := vm.Start(ctx, d.opts.Facts, d.in, vm.StartOptions{})
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, d.deadline(PhaseFirstBoot))
+	defer cancel()
+	t := time.Now()
+	err = sshx.Wait(wctx, started.SSHPort, sshx.User, keyPath, hostPub)
+	d.waited += time.Since(t)
+	if err != nil {
+		return nil, fmt.Errorf("the installed system did not answer SSH: %w", err)
+	}
+	res := &Result{SSHPort: started.SSHPort, User: sshx.User, Waited: d.waited, Total: time.Since(d.start)}
+	d.report(Event{Kind: KindPhase, Phase: PhaseReady, Message: fmt.Sprintf("ssh on 127.0.0.1:%d", started.SSHPort),
+		Waited: res.Waited.Seconds(), DeadTime: (res.Total - res.Waited).Seconds()})
+	return res, nil
+}
+
+// promptRE is the installer's shell prompt once escapes are stripped:
+// "[nixos@nixos:~]$ " (or root's "#").
+var promptRE = regexp.MustCompile(`\[nixos@[^\]\s]*:[^\]]*\][$#] ?$`)
+
+// markerRE matches the install script's progress markers, whole lines only.
+var markerRE = regexp.MustCompile(`(?m)^` + MarkerPhase + ` (\S+)\n|^` + MarkerFailed + ` ([^\n]*)\n`)
+
+func (d *driver) followMarkers(ctx context.Context) error {
+	for {
+		m, err := d.expect(ctx, d.phase, markerRE)
+		if err != nil {
+			return err
+		}
+		if m[2] != "" {
+			return fmt.Errorf("install script failed: %s", strings.TrimSpace(m[2]))
+		}
+		if m[1] == "done" {
+			return nil
+		}
+		d.enter(m[1], "")
+	}
+}
+
+// expect waits for re on the console within the phase's deadline, reporting
+// the latest console line meanwhile, and counts the time as waiting on the
+// guest.
+func (d *driver) expect(ctx context.Context, phase string, re *regexp.Regexp) ([]string, error) {
+	wctx, cancel := context.WithTimeout(ctx, d.deadline(phase))
+	defer cancel()
+	stop := make(chan struct{})
+	go d.reportLiveLine(stop)
+	t := time.Now()
+	m, err := d.exp.Expect(wctx, re)
+	d.waited += time.Since(t)
+	close(stop)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, fmt.Errorf("no progress within %s (deadline of phase %s)", d.deadline(phase), phase)
+	}
+	return m, err
+}
+
+// reportLiveLine reports the console's last line each second, so a long
+// nixos-install shows what it is doing.
+func (d *driver) reportLiveLine(stop <-chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			lines := d.exp.Tail(1)
+			if len(lines) == 1 && lines[0] != last && strings.TrimSpace(lines[0]) != "" {
+				last = lines[0]
+				d.report(Event{Kind: KindLog, Message: last})
+			}
+		}
+	}
+}
+
+func (d *driver) attach(ctx context.Context) error {
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "unix", d.in.SerialSocket())
+	if err != nil {
+		return fmt.Errorf("connect to the serial console: %w", err)
+	}
+	d.conn = conn
+	d.exp = console.NewExpecter(conn)
+	return nil
+}
+
+// waitExit waits for the installer to power itself off.
+func (d *driver) waitExit(ctx context.Context) error {
+	pid, err := qemu.ReadPID(d.in.PIDFile())
+	if err != nil {
+		return nil // already gone: QEMU removes its pidfile on a clean exit
+	}
+	wctx, cancel := context.WithTimeout(ctx, d.deadline(PhasePoweroff))
+	defer cancel()
+	t := time.Now()
+	err = qemu.WaitExit(wctx, pid)
+	d.waited += time.Since(t)
+	if err != nil {
+		return fmt.Errorf("the installer did not power off: %w", err)
+	}
+	return nil
+}
+
+func (d *driver) deadline(phase string) time.Duration {
+	dl, ok := phaseDeadline[phase]
+	if !ok {
+		dl = phaseDeadline[PhaseConfiguring]
+	}
+	return dl * d.factor
+}
+
+func (d *driver) enter(phase, msg string) {
+	d.phase = phase
+	d.report(Event{Kind: KindPhase, Phase: phase, Message: msg})
+}
+
+func (d *driver) report(ev Event) {
+	ev.Time = time.Now().UTC()
+	ev.Elapsed = time.Since(d.start).Seconds()
+	if ev.Phase == "" {
+		ev.Phase = d.phase
+	}
+	d.opts.Reporter.Report(ev)
+	appendEvent(d.in.EventsFile(), ev)
+}
+
+// fail stops the VM, records phase failed with the reason, and returns an
+// error that says the phase, the cause and the last console lines.
+func (d *driver) fail(cause error) error {
+	var tail []string
+	if d.exp != nil {
+		tail = d.exp.Tail(15)
+	}
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	interrupted := errors.Is(cause, context.Canceled)
+	// Stop with a fresh context: the caller's may be cancelled (Ctrl-C).
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	vm.Stop(sctx, d.in, vm.StopOptions{Force: true})
+	reason := fmt.Sprintf("%s: %v", d.phase, cause)
+	if interrupted {
+		reason = d.phase + ": interrupted"
+	}
+	d.in.UpdateState(func(st *store.State) { st.Phase, st.Reason = store.PhaseFailed, reason })
+	d.report(Event{Kind: KindFailed, Message: reason})
+	msg := fmt.Sprintf("install failed in phase %s: %v", d.phase, cause)
+	if interrupted {
+		msg = fmt.Sprintf("install interrupted in phase %s", d.phase)
+	}
+	if len(tail) > 0 {
+		msg += "\nlast console lines:\n  " + strings.Join(tail, "\n  ")
+	}
+	msg += fmt.Sprintf("\nThe VM is kept in state failed with its logs (nixvm logs %s). Run nixvm create again to retry, or nixvm rm %s.", d.in.Name, d.in.Name)
+	return errors.New(msg)
+}

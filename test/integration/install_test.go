@@ -1,0 +1,256 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// The unattended install e2e suite: the real nixvm binary installs from the
+// stand-in installer ISO (scripts/build-standin-iso: Debian inside, the
+// NixOS installer's interface outside) and the tests check the result from
+// inside the guest over SSH.
+
+var (
+	standinOnce sync.Once
+	standinPath string
+	standinErr  error
+)
+
+// standinISO builds (once per test binary; the Debian tree is cached across
+// runs) the stand-in installer ISO, with extra kernel parameters if given.
+func standinISO(t *testing.T, extra string) string {
+	t.Helper()
+	needIntegration(t)
+	build := func(out, extra string) error {
+		args := []string{out}
+		if extra != "" {
+			args = append(args, "--cmdline-extra", extra)
+		}
+		cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "build-standin-iso"), args...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build-standin-iso: %v\n%s", err, tail(string(b), 20))
+		}
+		return nil
+	}
+	if extra != "" {
+		out := filepath.Join(t.TempDir(), "standin-extra.iso")
+		if err := build(out, extra); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	standinOnce.Do(func() {
+		if p := os.Getenv("NIXVM_TEST_STANDIN_ISO"); p != "" {
+			standinPath = p
+			return
+		}
+		dir, err := os.MkdirTemp("", "standin")
+		if err != nil {
+			standinErr = err
+			return
+		}
+		standinPath = filepath.Join(dir, "standin.iso")
+		standinErr = build(standinPath, "")
+	})
+	if standinErr != nil {
+		t.Fatal(standinErr)
+	}
+	return standinPath
+}
+
+type installCase struct {
+	name  string
+	flags []string
+	check func(t *testing.T, e *env, name string)
+}
+
+// guest runs a shell script in the VM through `nixvm ssh` and returns its
+// output; a non-zero exit fails the test.
+func guest(t *testing.T, e *env, name, script string) string {
+	t.Helper()
+	r := e.run("ssh", name, "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("nixvm ssh %s -- %q: exit %d\nstdout: %s\nstderr: %s", name, script, r.code, r.out, r.err)
+	}
+	return r.out
+}
+
+func TestInstall(t *testing.T) {
+	cases := []installCase{
+		{"bios-mbr-swap", []string{"--firmware", "bios", "--partition-table", "mbr", "--swap", "512M"}, func(t *testing.T, e *env, name string) {
+			expectOut(t, guest(t, e, name, "sudo blkid -o value -s PTTYPE /dev/vda"), "dos")
+			expectOut(t, guest(t, e, name, "tail -n +2 /proc/swaps | wc -l"), "1")
+			expectOut(t, guest(t, e, name, "test -d /sys/firmware/efi && echo uefi || echo bios"), "bios")
+		}},
+		{"uefi-gpt-lvm-swap", []string{"--firmware", "uefi", "--partition-table", "gpt", "--lvm", "--swap", "512M"}, func(t *testing.T, e *env, name string) {
+			expectOut(t, guest(t, e, name, "sudo blkid -o value -s PTTYPE /dev/vda"), "gpt")
+			expectOut(t, guest(t, e, name, "tail -n +2 /proc/swaps | wc -l"), "1")
+			expectOut(t, guest(t, e, name, "sudo lvs --noheadings -o lv_name nixvm | tr -d ' ' | sort | paste -sd, -"), "root,swap")
+			expectOut(t, guest(t, e, name, "findmnt -no SOURCE / | grep -c nixvm-root"), "1")
+			expectOut(t, guest(t, e, name, "test -d /sys/firmware/efi && echo uefi || echo bios"), "uefi")
+		}},
+		{"uefi-gpt-raid1", []string{"--firmware", "uefi", "--partition-table", "gpt", "--raid", "raid1", "--disk", "4G", "--disk", "4G"}, func(t *testing.T, e *env, name string) {
+			expectOut(t, guest(t, e, name, "sudo blkid -o value -s PTTYPE /dev/vdb"), "gpt")
+			mdstat := guest(t, e, name, "cat /proc/mdstat")
+			if !strings.Contains(mdstat, "raid1") || !strings.Contains(mdstat, "vda") || !strings.Contains(mdstat, "vdb") {
+				t.Fatalf("no RAID1 over vda and vdb:\n%s", mdstat)
+			}
+			expectOut(t, guest(t, e, name, "findmnt -no SOURCE / | grep -c /dev/md"), "1")
+		}},
+	}
+	iso := standinISO(t, "")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			name := c.name
+			args := append([]string{"create", name, "--iso", iso, "--memory", "1G", "--json"}, c.flags...)
+			if !hasFlag(c.flags, "--disk") {
+				args = append(args, "--disk", "4G")
+			}
+			r := e.run(args...)
+			if r.code != 0 {
+				t.Fatalf("create %s: exit %d\n%s\n%s", name, r.code, tail(r.out, 30), r.err)
+			}
+			checkEvents(t, r.out)
+			checkCommon(t, e, name)
+			c.check(t, e, name)
+
+			e.ok("stop", name)
+			e.ok("start", name)
+			waitSSH(t, e, name, 5*time.Minute)
+			expectOut(t, guest(t, e, name, "hostname"), name)
+			c.check(t, e, name)
+			e.ok("stop", name)
+		})
+	}
+}
+
+// TestInstallFailureAndRetry injects a failure in the stand-in installer
+// (its nixvm.test.fail-install kernel parameter) and checks the failed state,
+// the report, and that running create again succeeds.
+func TestInstallFailureAndRetry(t *testing.T) {
+	t.Parallel()
+	bad := standinISO(t, "nixvm.test.fail-install")
+	good := standinISO(t, "")
+	e := newEnv(t)
+	r := e.run("create", "retry", "--iso", bad, "--firmware", "bios", "--memory", "1G", "--disk", "3G")
+	if r.code == 0 {
+		t.Fatal("create with a failing installer succeeded")
+	}
+	for _, want := range []string{"install failed in phase", "last console lines", "nixvm rm retry"} {
+		if !strings.Contains(r.err, want) {
+			t.Fatalf("failure report lacks %q:\n%s", want, r.err)
+		}
+	}
+	st := e.status("retry")
+	if st.State != "failed" {
+		t.Fatalf("state after a failed install = %s, want failed", st.State)
+	}
+	if n := countQEMU(t, filepath.Join(e.data, "nixvm", "vms", "retry", "qemu.pid")); n != 0 {
+		t.Fatalf("a failed install left %d QEMU running", n)
+	}
+	if logs := e.ok("logs", "retry"); !strings.Contains(logs, "NIXVM-FAILED") {
+		t.Fatalf("the failed VM's console log does not show the failure:\n%s", tail(logs, 20))
+	}
+	e.ok("create", "retry", "--iso", good, "--firmware", "bios", "--memory", "1G", "--disk", "3G")
+	expectOut(t, guest(t, e, "retry", "hostname"), "retry")
+	e.ok("rm", "--force", "retry")
+}
+
+// checkCommon: key login works (nixvm ssh), the hostname is the VM's name,
+// sshd refuses passwords, and the host key is the one nixvm generated.
+func checkCommon(t *testing.T, e *env, name string) {
+	t.Helper()
+	expectOut(t, guest(t, e, name, "hostname"), name)
+	expectOut(t, guest(t, e, name, "id -un"), "nixos")
+	st := e.status(name)
+	known, err := os.ReadFile(filepath.Join(e.data, "nixvm", "vms", name, "known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, hostKey, _, _, err := ssh.ParseKnownHosts(known)
+	if err != nil {
+		t.Fatalf("known_hosts: %v", err)
+	}
+	cfg := &ssh.ClientConfig{
+		User:            "nixos",
+		Auth:            []ssh.AuthMethod{ssh.Password("nixos"), ssh.Password("")},
+		HostKeyCallback: ssh.FixedHostKey(hostKey),
+		Timeout:         30 * time.Second,
+	}
+	c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", st.SSHPort), cfg)
+	if err == nil {
+		c.Close()
+		t.Fatal("password login was accepted")
+	}
+	if !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Fatalf("password login failed for another reason than being refused (host key?): %v", err)
+	}
+}
+
+// checkEvents: --json printed one event per line, with the phases in order.
+func checkEvents(t *testing.T, out string) {
+	t.Helper()
+	var phases []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct{ Kind, Phase string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("--json output line is not JSON: %q", line)
+		}
+		if ev.Kind == "phase" && (len(phases) == 0 || phases[len(phases)-1] != ev.Phase) {
+			phases = append(phases, ev.Phase)
+		}
+	}
+	got := strings.Join(phases, ",")
+	for _, want := range []string{"fetching-image", "booting-installer", "partitioning", "installing", "first-boot", "ready"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("phases %s lack %s", got, want)
+		}
+	}
+}
+
+func waitSSH(t *testing.T, e *env, name string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last result
+	for time.Now().Before(deadline) {
+		st := e.status(name)
+		if st.SSHPort != 0 {
+			if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", st.SSHPort), time.Second); err == nil {
+				c.Close()
+				if last = e.run("ssh", name, "--", "true"); last.code == 0 {
+					return
+				}
+			}
+		}
+		time.Sleep(2 * time.Second)
+	}
+	t.Fatalf("VM %s did not answer SSH within %s: %s", name, within, last.err)
+}
+
+func expectOut(t *testing.T, got, want string) {
+	t.Helper()
+	if strings.TrimSpace(got) != want {
+		t.Fatalf("guest said %q, want %q", strings.TrimSpace(got), want)
+	}
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag {
+			return true
+		}
+	}
+	return false
+}
