@@ -75,6 +75,8 @@ func newRootCommand(s Streams) *cobra.Command {
 		newLogsCommand(),
 		newRmCommand(),
 		newImageCommand(),
+		newSSHCommand(),
+		newSSHConfigCommand(),
 	)
 	return root
 }

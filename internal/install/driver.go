@@ -144,7 +144,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	}
 
 	d.enter(PhaseBooting, inst.Info.Label)
-	if _, err := vm.Start(ctx, d.opts.Facts, d.in, vm.StartOptions{ISO: inst.ISO, Boot: &inst.Boot, Seed: seed}); err != nil {
+	if _, err := vm.Start(ctx, d.opts.Facts, d.in, vm.StartOptions{ISO: inst.ISO, Boot: &inst.Boot, Seed: seed, Installing: true}); err != nil {
 		return nil, err
 	}
 	if err := d.attach(ctx); err != nil {

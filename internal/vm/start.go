@@ -23,10 +23,13 @@ type DirectBoot struct {
 
 // StartOptions are the per-start choices that override the spec.
 type StartOptions struct {
-	ISO     string      // attach this ISO as a CD-ROM and boot it first
-	Seed    string      // attach this seed image as a second, read-only CD-ROM (install)
-	Display string      // override the spec's display
-	Boot    *DirectBoot // direct kernel boot (installer)
+	ISO  string // attach this ISO as a CD-ROM and boot it first
+	Seed string // attach this seed image as a second, read-only CD-ROM (install)
+	// Installing lets the install driver, which owns the VM while it is
+	// being installed, start the installer of a VM in phase installing.
+	Installing bool
+	Display    string      // override the spec's display
+	Boot       *DirectBoot // direct kernel boot (installer)
 }
 
 // Started describes a VM that start launched (or would launch, for a dry run).
@@ -91,6 +94,9 @@ func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts Start
 	case StateInstalling:
 		return Started{}, fmt.Errorf("VM %s is being installed (pid %d); wait for nixvm create to finish", in.Name, info.PID)
 	case StateIncomplete, StateFailed:
+		if opts.Installing {
+			break
+		}
 		why := ""
 		if info.Reason != "" {
 			why = ": " + info.Reason
