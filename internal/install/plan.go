@@ -1,0 +1,164 @@
+// Package install installs NixOS into a VM without a keystroke from the
+// user. This file and its neighbours (except driver*.go) are the PURE part:
+// from a validated spec they make the plan of the install, that is the
+// configuration.nix, the extraConfig module, the install script run inside
+// the installer and the partition layout, all as data that can be printed
+// (nixvm plan) and golden-tested. The driver runs the plan.
+package install
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/nixvm/nixvm/internal/spec"
+)
+
+// Phase markers printed by install.sh on the serial console, each on a line
+// of its own, which the driver waits for:
+//
+//	NIXVM-PHASE partitioning | formatting | configuring | installing | done
+//	NIXVM-FAILED phase=<phase> rc=<n> cmd=<the failing command>
+const (
+	MarkerPhase  = "NIXVM-PHASE"
+	MarkerFailed = "NIXVM-FAILED"
+)
+
+// The phases install.sh reports, in order; the driver's phases of the
+// same names follow them.
+const (
+	phasePartitioning = "partitioning"
+	phaseFormatting   = "formatting"
+	phaseConfiguring  = "configuring"
+	phaseInstalling   = "installing"
+	phaseDone         = "done"
+)
+
+// SeedLabel is the volume label of the seed image; BootCommand mounts it by
+// this label.
+const SeedLabel = "NIXVMSEED"
+
+// Names of the files on the seed image; install.sh refers to them.
+const (
+	SeedInstallScript = "install.sh"
+	SeedConfiguration = "configuration.nix"
+	SeedExtra         = "nixvm-extra.nix"
+	SeedHostKey       = "ssh_host_ed25519_key"
+	SeedHostKeyPub    = "ssh_host_ed25519_key.pub"
+)
+
+// seedMount is where BootCommand mounts the seed inside the installer. Not
+// /mnt: that is where the new system goes.
+const seedMount = "/run/nixvm-seed"
+
+// Inputs are everything a plan depends on.
+type Inputs struct {
+	Spec spec.Spec // validated, defaults applied
+	// Release is the NixOS release of the installer ISO as YY.MM, e.g.
+	// "25.11"; it becomes system.stateVersion. For an unstable ISO the
+	// caller takes it from the ISO's label or version.
+	Release string
+	// StateVersionComment, when set, is written as a comment above
+	// system.stateVersion (nixvm plan uses it to say the release was
+	// assumed).
+	StateVersionComment string
+	User                string // the wheel user to create, e.g. "nixos"
+	AuthorizedKey       string // the user's key: "ssh-ed25519 AAAA... comment"
+}
+
+// Plan is the install as data.
+type Plan struct {
+	ConfigurationNix string      // /etc/nixos/configuration.nix
+	ExtraNix         string      // /etc/nixos/nixvm-extra.nix: the spec's extraConfig as a module of its own
+	InstallScript    string      // install.sh, run as root inside the installer
+	Partitions       []Partition // the partitions, the same on every system disk
+	// RootSize is the expected size of the root file system: the root
+	// partition less RAID and LVM metadata and the swap LV. An estimate
+	// (md's and LVM's metadata sizes depend on their versions), within a
+	// few MiB.
+	RootSize spec.Size
+}
+
+var (
+	stateVersionRE = regexp.MustCompile(`^[0-9]{2}\.[0-9]{2}$`)
+	userRE         = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+)
+
+// Make makes the plan of an install. Errors are one line naming what is
+// wrong: a field of the spec, the release, the user or the key.
+func Make(in Inputs) (*Plan, error) {
+	s := in.Spec
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Filesystem != "ext4" {
+		return nil, fmt.Errorf("filesystem: %q cannot be installed (use ext4)", s.Filesystem)
+	}
+	if !stateVersionRE.MatchString(in.Release) {
+		return nil, fmt.Errorf("release: %q is not a NixOS release number like 25.11 (system.stateVersion is the installer's YY.MM)", in.Release)
+	}
+	if !userRE.MatchString(in.User) {
+		return nil, fmt.Errorf("user: %q is not a valid user name (use lower-case letters, digits, _ and -, starting with a letter or _)", in.User)
+	}
+	if err := checkAuthorizedKey(in.AuthorizedKey); err != nil {
+		return nil, err
+	}
+	if err := CheckExtraConfig(s.ExtraConfig); err != nil {
+		return nil, err
+	}
+	l, err := makeLayout(&s)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{
+		ConfigurationNix: configurationNix(in, l),
+		ExtraNix:         extraNix(s.ExtraConfig),
+		InstallScript:    installScript(&s, l),
+		Partitions:       l.parts,
+		RootSize:         l.rootSize,
+	}, nil
+}
+
+func checkAuthorizedKey(k string) error {
+	switch {
+	case strings.TrimSpace(k) == "":
+		return fmt.Errorf("authorized key: empty (give a public key line like \"ssh-ed25519 AAAA... comment\")")
+	case strings.ContainsAny(k, "\n\r\x00"):
+		return fmt.Errorf("authorized key: must be one line (give a public key line like \"ssh-ed25519 AAAA... comment\")")
+	}
+	return nil
+}
+
+// SeedFile is one file of the seed image.
+type SeedFile struct {
+	Name string
+	Data []byte
+	Mode os.FileMode
+}
+
+// SeedFiles lists what the seed image carries: the plan's files and the
+// VM's SSH host key, which install.sh puts in place so that nixvm knows the
+// host key before the first connection.
+func (p *Plan) SeedFiles(hostKeyPriv, hostKeyPub []byte) []SeedFile {
+	return []SeedFile{
+		{Name: SeedInstallScript, Data: []byte(p.InstallScript), Mode: 0o755},
+		{Name: SeedConfiguration, Data: []byte(p.ConfigurationNix), Mode: 0o644},
+		{Name: SeedExtra, Data: []byte(p.ExtraNix), Mode: 0o644},
+		{Name: SeedHostKey, Data: hostKeyPriv, Mode: 0o600},
+		{Name: SeedHostKeyPub, Data: hostKeyPub, Mode: 0o644},
+	}
+}
+
+// BootCommand is the one line the driver types at the installer's
+// auto-login shell prompt (user nixos, passwordless sudo). It waits for the
+// seed drive to appear (udev names it by label asynchronously; the wait is
+// bounded at about a minute), mounts it read-only and runs install.sh as
+// root with its output on the console. It is short, so typing it over a
+// slow serial line is quick, and holds no marker word, so its echo can
+// never be taken for a marker.
+func BootCommand() string {
+	return "sudo bash -c 'd=/dev/disk/by-label/" + SeedLabel + " m=" + seedMount +
+		";for i in $(seq 300);do [ -e $d ]&&break;udevadm settle -t 1;sleep .2;done" +
+		";mkdir -p $m;mount -r $d $m&&bash $m/" + SeedInstallScript + "'"
+}
