@@ -71,7 +71,7 @@ var goldenCases = []struct {
 	name   string
 	mutate func(s *spec.Spec)
 }{
-	{"bios-mbr-swap", func(s *spec.Spec) { s.Firmware, s.PartitionTable, s.Swap = "bios", "mbr", 2 * spec.GiB }},
+	{"bios-mbr-swap", func(s *spec.Spec) { s.Firmware, s.PartitionTable, s.Swap = "bios", "mbr", 2*spec.GiB }},
 	{"bios-gpt", func(s *spec.Spec) { s.Firmware, s.PartitionTable = "bios", "gpt" }},
 	{"uefi-gpt-lvm-swap", func(s *spec.Spec) { s.LVM, s.Swap = true, 2*spec.GiB }},
 	{"uefi-gpt-raid1", func(s *spec.Spec) { s.RAID = "raid1" }},
