@@ -363,3 +363,24 @@ func TestSSHCommandTerminal(t *testing.T) {
 		t.Errorf("terminal settings not restored:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
+
+// Whatever the words, the remote shell must see exactly them.
+func FuzzShellJoin(f *testing.F) {
+	sh := sshxtest.Need(f, "sh")
+	for _, s := range [][2]string{{"a", "b"}, {"it's", `"x"`}, {"$(id)", "`id`"}, {"", "\n"}, {"'\\''", "*?[a]"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if strings.ContainsRune(a+b, 0) {
+			t.Skip() // no argument can hold a NUL
+		}
+		args := []string{a, b}
+		out, err := exec.Command(sh, "-c", `printf '%s\0' `+shellJoin(args)).Output()
+		if err != nil {
+			t.Fatalf("sh rejected %s: %v", shellJoin(args), err)
+		}
+		if got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"); !reflect.DeepEqual(got, args) {
+			t.Errorf("shell saw %q, want %q (joined: %s)", got, args, shellJoin(args))
+		}
+	})
+}

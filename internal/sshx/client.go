@@ -116,7 +116,6 @@ func clientConfig(port int, user, signerPath string, hostPub []byte) (*ssh.Clien
 		// Ask for the expected key's type, so a guest holding several host
 		// keys (rsa, ecdsa, ed25519) presents the one nixvm knows.
 		HostKeyAlgorithms: []string{want.Type()},
-		Timeout:           attemptTimeout,
 	}, nil
 }
 

@@ -31,14 +31,16 @@ func Config(name, user string, port int, identityFile, knownHosts string) string
 
 // escapeTokens protects '%' in a path: ssh expands %-tokens (%d, %h, ...) in
 // IdentityFile and UserKnownHostsFile, and %% is a literal percent sign.
+// ssh also expands ${VAR} there, with no escape at all: a path holding "${"
+// cannot be written in an ssh_config (ssh then reports the bad variable).
 func escapeTokens(path string) string { return strings.ReplaceAll(path, "%", "%%") }
 
 // quote makes v a single ssh_config argument: unchanged when it holds no
-// blanks, quotes, backslashes or '#', otherwise in double quotes with '"'
-// and '\' escaped by a backslash (OpenSSH >= 8.7 splits config lines the
-// way a shell does).
+// blanks, quotes, backslashes, '#' or '=' (a separator after the keyword),
+// otherwise in double quotes with '"' and '\' escaped by a backslash
+// (OpenSSH >= 8.7 splits config lines the way a shell does).
 func quote(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t\"'\\#") {
+	if v != "" && !strings.ContainsAny(v, " \t\"'\\#=") {
 		return v
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/nixvm/nixvm/internal/sshx/sshxtest"
 	"github.com/nixvm/nixvm/internal/store"
 )
 
@@ -65,6 +67,7 @@ func TestQuote(t *testing.T) {
 		{`/a\b`, `"/a\\b"`},
 		{"/a#b", `"/a#b"`},
 		{"/it's", `"/it's"`},
+		{"=x", `"=x"`},
 	}
 	for _, tt := range tests {
 		if got := quote(tt.in); got != tt.want {
@@ -239,4 +242,30 @@ func TestConfigNeverAsksPassword(t *testing.T) {
 	if _, _, asked := runSSH(t, cfg, "echo", "hi"); !asked {
 		t.Error("with PasswordAuthentication yes, ssh did not use the askpass trap: the check above proves nothing")
 	}
+}
+
+// Any path ssh can name must reach ssh unchanged through Config's quoting.
+func FuzzConfigPath(f *testing.F) {
+	sshBin := sshxtest.Need(f, "ssh")
+	for _, p := range []string{"/plain", "/a b", `/a"b`, `/a\b`, "/a#b", "/a'b", "/50%", `/\"#'% x`, "/end\\"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		// ssh_config is line based and ssh takes C strings; the
+		// surrounding blanks of a value are not part of a path nixvm makes;
+		// "${" cannot be escaped for ssh (see escapeTokens).
+		if p == "" || strings.ContainsAny(p, "\x00\n\r") || !utf8.ValidString(p) || strings.TrimSpace(p) != p || strings.Contains(p, "${") {
+			t.Skip()
+		}
+		cfg := filepath.Join(t.TempDir(), "ssh_config")
+		writeFile(t, cfg, Config("x", "nixos", 2222, p, "/k"), 0o600)
+		out, err := exec.Command(sshBin, "-G", "-F", cfg, "nixvm-x").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh -G with IdentityFile %q: %v\n%s", p, err, out)
+		}
+		want := "\nidentityfile " + escapeTokens(p) + "\n"
+		if !strings.Contains(string(out), want) {
+			t.Errorf("ssh did not read IdentityFile %q back (want line %q):\n%s", p, want, out)
+		}
+	})
 }
