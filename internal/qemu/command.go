@@ -130,7 +130,9 @@ func Command(p Params) ([]string, error) {
 			}
 			a = append(a, "-device", "scsi-cd,bus=scsi0.0,drive=seed")
 		} else {
-			a = append(a, "-device", "ide-cd,drive=seed")
+			// q35's AHCI buses take one unit each, so name the second
+			// bus (also free on pc's PIIX: secondary master).
+			a = append(a, "-device", "ide-cd,bus=ide.1,drive=seed")
 		}
 	}
 

@@ -84,6 +84,10 @@ func goldenCases() []goldenCase {
 	install.Seed = "/home/u/.local/share/nixvm/vms/demo/seed.iso"
 	cs = append(cs, goldenCase{"install-with-seed", install})
 
+	uefiSeed := twoDisks
+	uefiSeed.Seed = install.Seed
+	cs = append(cs, goldenCase{"uefi-install-with-seed", uefiSeed})
+
 	armSeed := base("aarch64", "uefi", "tcg", "none")
 	armSeed.Seed = install.Seed
 	cs = append(cs, goldenCase{"aarch64-seed-without-iso", armSeed})
