@@ -96,7 +96,7 @@ func TestInstall(t *testing.T) {
 			expectOut(t, guest(t, e, name, "sudo blkid -o value -s PTTYPE /dev/vda"), "gpt")
 			expectOut(t, guest(t, e, name, "tail -n +2 /proc/swaps | wc -l"), "1")
 			expectOut(t, guest(t, e, name, "sudo lvs --noheadings -o lv_name nixvm | tr -d ' ' | sort | paste -sd, -"), "root,swap")
-			expectOut(t, guest(t, e, name, "findmnt -no SOURCE / | grep -c nixvm-root"), "1")
+			expectOut(t, guest(t, e, name, "lsblk -no TYPE \"$(findmnt -no SOURCE /)\""), "lvm")
 			expectOut(t, guest(t, e, name, "test -d /sys/firmware/efi && echo uefi || echo bios"), "uefi")
 		}},
 		{"uefi-gpt-raid1", []string{"--firmware", "uefi", "--partition-table", "gpt", "--raid", "raid1", "--disk", "4G", "--disk", "4G"}, func(t *testing.T, e *env, name string) {
@@ -105,7 +105,7 @@ func TestInstall(t *testing.T) {
 			if !strings.Contains(mdstat, "raid1") || !strings.Contains(mdstat, "vda") || !strings.Contains(mdstat, "vdb") {
 				t.Fatalf("no RAID1 over vda and vdb:\n%s", mdstat)
 			}
-			expectOut(t, guest(t, e, name, "findmnt -no SOURCE / | grep -c /dev/md"), "1")
+			expectOut(t, guest(t, e, name, "lsblk -no TYPE \"$(findmnt -no SOURCE /)\""), "raid1")
 		}},
 	}
 	iso := standinISO(t, "")
