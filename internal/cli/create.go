@@ -40,27 +40,8 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress as JSON lines (one event per line)")
 	cmd.Flags().StringVar(&channelsURL, "channels-url", "", "NixOS channel server (default $NIXVM_CHANNELS_URL or https://channels.nixos.org)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		s := &spec.Spec{}
-		if file != "" {
-			var err error
-			if s, err = spec.Load(file); err != nil {
-				return err
-			}
-		}
-		if len(args) == 1 {
-			if s.Name != "" && s.Name != args[0] {
-				return fmt.Errorf("NAME: %q differs from name %q in %s; give one of them", args[0], s.Name, file)
-			}
-			s.Name = args[0]
-		}
-		if s.Name == "" {
-			return fmt.Errorf("NAME: missing; give the VM a name (nixvm create NAME) or set name in the spec file")
-		}
-		if err := flags.Apply(s); err != nil {
-			return err
-		}
-		s.ApplyDefaults()
-		if err := s.Validate(); err != nil {
+		s, err := planSpec(file, args, flags)
+		if err != nil {
 			return err
 		}
 		ctx := cmd.Context()

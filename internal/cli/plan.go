@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,8 +14,11 @@ import (
 
 	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/install"
+	"github.com/nixvm/nixvm/internal/qemu"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/sshx"
+	"github.com/nixvm/nixvm/internal/store"
+	"github.com/nixvm/nixvm/internal/vm"
 )
 
 func newPlanCommand() *cobra.Command {
@@ -53,6 +57,11 @@ with --out DIR they are written there.`,
 			{install.SeedExtra, p.ExtraNix, 0o644},
 			{install.SeedInstallScript, p.InstallScript, 0o755},
 		}
+		qemuLines, err := planQEMU(cmd.Context(), s)
+		if err != nil {
+			return err
+		}
+		files = append(files, planFile{"qemu-commands.sh", qemuLines, 0o644})
 		if outDir == "" {
 			out := cmd.OutOrStdout()
 			for i, f := range files {
@@ -90,7 +99,7 @@ func planSpec(file string, args []string, flags *spec.Flags) (*spec.Spec, error)
 		s.Name = args[0]
 	}
 	if s.Name == "" {
-		return nil, fmt.Errorf("NAME: missing; give the VM a name (nixvm plan NAME) or set name in the spec file")
+		return nil, fmt.Errorf("NAME: missing; give the VM a name (nixvm create NAME) or set name in the spec file")
 	}
 	if err := flags.Apply(s); err != nil {
 		return nil, err
@@ -148,4 +157,46 @@ func writePlan(dir string, files []planFile) error {
 		}
 	}
 	return nil
+}
+
+// planQEMU renders the two QEMU commands of an install: the installer boot
+// (with the seed drive) and the first boot from disk. Paths that only exist
+// once create runs (the extracted kernel, the seed image) are shown where
+// create will put them; the SSH port is picked free at each start.
+func planQEMU(ctx context.Context, s *spec.Spec) (string, error) {
+	facts, err := detectHost(ctx)
+	if err != nil {
+		return "", err
+	}
+	in, err := store.Open(s.Name)
+	if err != nil {
+		return "", err
+	}
+	cache, err := store.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	boot := filepath.Join(cache, "boot", "ISO")
+	installer := vm.StartOptions{
+		ISO:  filepath.Join(cache, "images", "DIGEST", "nixos-minimal.iso"),
+		Seed: in.SeedImage(),
+		Boot: &vm.DirectBoot{
+			Kernel: filepath.Join(boot, "bzImage"),
+			Initrd: filepath.Join(boot, "initrd"),
+			Append: "PARAMETERS-OF-THE-ISO-DEFAULT-ENTRY console=ttyS0,115200n8",
+		},
+	}
+	var b strings.Builder
+	b.WriteString("# QEMU commands of nixvm create " + s.Name + " (paths in capitals are resolved when create runs;\n# the SSH port is picked free at each start unless the spec fixes it).\n\n")
+	for _, c := range []struct {
+		title string
+		opts  vm.StartOptions
+	}{{"1. the installer, booted directly, with the seed drive", installer}, {"2. the installed system, from disk", vm.StartOptions{}}} {
+		plan, err := vm.Plan(ctx, facts, in, s, c.opts)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "# %s\n%s\n\n", c.title, qemu.Shell(plan.Argv))
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }

@@ -50,7 +50,18 @@ func TestPlanStdout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doctorGolden(t, "plan-bios-mbr-swap.golden", out)
+	// The QEMU commands hold host paths and a free port: checked apart
+	// from the golden file.
+	files, qemuCmds, ok := strings.Cut(out, "\n==> qemu-commands.sh <==\n")
+	if !ok {
+		t.Fatalf("plan printed no QEMU commands:\n%s", out)
+	}
+	doctorGolden(t, "plan-bios-mbr-swap.golden", files)
+	for _, want := range []string{"-machine pc", "-kernel ", "seed.iso", "bootindex=0", "hostfwd=tcp:127.0.0.1:"} {
+		if !strings.Contains(qemuCmds, want) {
+			t.Errorf("plan's QEMU commands lack %q:\n%s", want, qemuCmds)
+		}
+	}
 	if _, err := os.Stat(data); err == nil {
 		t.Errorf("plan created %s; it must not touch instance directories", data)
 	}

@@ -67,6 +67,7 @@ func newRootCommand(s Streams) *cobra.Command {
 	root.AddCommand(
 		newDoctorCommand(),
 		newCreateCommand(),
+		newPlanCommand(),
 		newStartCommand(),
 		newStopCommand(),
 		newStatusCommand(),
