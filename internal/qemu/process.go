@@ -49,7 +49,14 @@ func Start(ctx context.Context, argv []string, pidFile, logPath string) (int, er
 	}
 	oldPID, _ := ReadPID(pidFile)
 
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("start qemu: %w", err)
+	}
+	// Not CommandContext: killing the foreground QEMU while it daemonizes
+	// can leave a daemon that writes its pidfile after we looked. The
+	// foreground process exits as soon as the VM is set up, so let it
+	// finish and then undo the start if ctx ended meanwhile.
+	cmd := exec.Command(argv[0], argv[1:]...)
 	// QEMU writes straight into the file (no pipe): the daemon inherits
 	// these descriptors until it redirects them, and a pipe would keep
 	// Wait blocked on the daemon instead of the foreground process.
@@ -57,9 +64,14 @@ func Start(ctx context.Context, argv []string, pidFile, logPath string) (int, er
 	runErr := cmd.Run()
 
 	if ctx.Err() != nil {
-		// The daemon may already run; only kill a PID that this start wrote.
+		// The daemon runs now if it started; only kill a PID that this
+		// start wrote, and wait until it is gone.
 		if pid, err := ReadPID(pidFile); err == nil && pid != oldPID && Alive(pid, pidFile) {
 			_ = Kill(pid)
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = WaitExit(wctx, pid)
+			cancel()
+			os.Remove(pidFile)
 		}
 		return 0, fmt.Errorf("start qemu: %w", ctx.Err())
 	}

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -253,4 +254,57 @@ func hasFlag(args []string, flag string) bool {
 		}
 	}
 	return false
+}
+
+// TestInstallInterrupted: Ctrl-C (SIGINT) during the install stops QEMU and
+// leaves the VM in state failed, which rm removes.
+func TestInstallInterrupted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cmd := exec.Command(nixvmBin, "create", "intr", "--iso", testISO, "--firmware", "bios", "--memory", "512M", "--disk", "2G", "--json")
+	cmd.Env = e.vars
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the installer runs.
+	dec := json.NewDecoder(stdout)
+	for {
+		var ev struct{ Kind, Phase string }
+		if err := dec.Decode(&ev); err != nil {
+			cmd.Process.Kill()
+			t.Fatalf("create ended before booting the installer: %v\n%s", err, stderr.String())
+		}
+		if ev.Phase == "booting-installer" {
+			break
+		}
+	}
+	pidFile := filepath.Join(e.data, "nixvm", "vms", "intr", "qemu.pid")
+	deadline := time.Now().Add(time.Minute)
+	for countQEMU(t, pidFile) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("an interrupted create exited 0")
+	}
+	if !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("create did not say it was interrupted:\n%s", stderr.String())
+	}
+	if n := countQEMU(t, pidFile); n != 0 {
+		t.Fatalf("an interrupted create left %d QEMU running", n)
+	}
+	if st := e.status("intr"); st.State != "failed" {
+		t.Fatalf("state after an interrupted create = %s, want failed", st.State)
+	}
+	e.ok("rm", "intr")
+	assertNoVMs(t, e)
 }
