@@ -51,6 +51,17 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 			return in, err
 		}
 	}
+	if s.ISO != "" && !spec.IsURL(s.ISO) {
+		// spec.yaml outlives the working directory of this command.
+		abs, err := filepath.Abs(s.ISO)
+		if err != nil {
+			return in, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return in, fmt.Errorf("--iso: %s: no such file (give the path of a NixOS installer ISO, or a URL with --sha256)", s.ISO)
+		}
+		s.ISO = abs
+	}
 	if opts.ISO != "" {
 		abs, err := filepath.Abs(opts.ISO)
 		if err != nil {

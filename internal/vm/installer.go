@@ -108,8 +108,15 @@ func InstallerISO(ctx context.Context, in store.Instance, s *spec.Spec, src Inst
 	pull := src.Pull
 	pull.Arch = s.Arch
 	switch {
-	case s.ISO != "" && !spec.IsURL(s.ISO):
+	case s.ISO != "" && !spec.IsURL(s.ISO) && s.ISOSHA256 == "":
 		return s.ISO, nil
+	case s.ISO != "" && !spec.IsURL(s.ISO):
+		// A local ISO with a digest is verified before it is used.
+		img, err := images.Import(ctx, s.ISO, s.ISOSHA256)
+		if err != nil {
+			return "", err
+		}
+		return img.Path, nil
 	case s.ISO != "":
 		pull.URL, pull.SHA256 = s.ISO, s.ISOSHA256
 	default:
