@@ -172,7 +172,8 @@ func jsonString(s string) string {
 func TestScriptsParse(t *testing.T) {
 	requireTool(t, "bash", "bash")
 	dir := t.TempDir()
-	_, shellcheck := exec.LookPath("shellcheck")
+	_, err := exec.LookPath("shellcheck")
+	haveShellcheck := err == nil
 	for _, tc := range goldenCases {
 		p, err := Make(inputs(testSpec(t, tc.mutate)))
 		if err != nil {
@@ -185,13 +186,13 @@ func TestScriptsParse(t *testing.T) {
 		if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
 			t.Errorf("%s: bash -n: %v\n%s", tc.name, err, out)
 		}
-		if shellcheck == nil {
+		if haveShellcheck {
 			if out, err := exec.Command("shellcheck", "-s", "bash", path).CombinedOutput(); err != nil {
 				t.Errorf("%s: shellcheck: %v\n%s", tc.name, err, out)
 			}
 		}
 	}
-	if shellcheck != nil {
+	if !haveShellcheck {
 		t.Log("shellcheck not installed: only bash -n was run")
 	}
 }
@@ -331,7 +332,7 @@ func init() {
 		sgdisk sfdisk wipefs mkswap swapon swapoff mkfs.ext4 mkfs.fat mount umount udevadm
 		mdadm pvcreate vgcreate lvcreate vgchange nixos-generate-config nixos-install poweroff
 		install mkdir sync sleep readlink dirname
-		set exec trap local printf echo exit return break for if then fi done do [ } ! 
+		set shopt exec trap local printf echo exit return break for if then fi done do [ } !
 		enter wait_for failed`) {
 		scriptTools[c] = true
 	}

@@ -56,17 +56,6 @@ wait_for() {
 }
 `
 
-// scriptCleanup releases what a previous attempt may hold.
-const scriptCleanup = `
-# A previous attempt on these disks may have left swap, mounts, a volume
-# group or md arrays active (the installer assembles arrays it finds);
-# release them so the disks can be rewritten.
-swapoff -a || true
-umount -R /mnt 2>/dev/null || true
-vgchange -an ` + vgName + ` >/dev/null 2>&1 || true
-mdadm --stop --scan >/dev/null 2>&1 || true
-`
-
 // installScript writes install.sh. It partitions and formats the disks as
 // l says, lets nixos-generate-config describe what is mounted in
 // hardware-configuration.nix, puts nixvm's configuration.nix and host key
@@ -92,7 +81,7 @@ func installScript(s *spec.Spec, l *layout) string {
 	}
 	line("# Root file system: about %s.", l.rootSize)
 	b.WriteString(scriptHelpers)
-	b.WriteString(scriptCleanup)
+	writeCleanup(line, l)
 
 	line("")
 	line("enter \"%s\"", phasePartitioning)
@@ -202,4 +191,35 @@ func writeSfdisk(line func(string, ...any), l *layout, disk string) {
 		line("start=%d, size=%d, type=%s%s", p.Start/512, p.Size/512, p.Type, boot)
 	}
 	line("EOF")
+}
+
+// writeCleanup releases what a previous attempt on the disks left: the
+// installer assembles md arrays and activates volume groups it finds, which
+// keeps the disks busy. Signatures are wiped from the top down (PV labels
+// on md arrays, then md superblocks and PV labels on the partitions) so
+// that nothing is found and activated again when the new partitions, at
+// the same offsets, appear. Best effort: whatever is still busy makes the
+// partitioning fail with its own error.
+func writeCleanup(line func(string, ...any), l *layout) {
+	var parts []string
+	for _, d := range l.disks {
+		parts = append(parts, d+"[0-9]*")
+	}
+	line("")
+	line("# A previous attempt may have left swap, mounts, volume groups or md arrays")
+	line("# on these disks, which the installer activates when it finds them.")
+	line("# Release them and wipe their signatures from the top down, so that")
+	line("# nothing is activated again when the new partitions appear.")
+	line("swapoff -a || true")
+	line("umount -R /mnt 2>/dev/null || true")
+	line("vgchange -an >/dev/null 2>&1 || true")
+	line("shopt -s nullglob")
+	line("for dev in /dev/md/* /dev/md[0-9]*; do")
+	line("\twipefs -a \"$dev\" >/dev/null 2>&1 || true")
+	line("done")
+	line("mdadm --stop --scan >/dev/null 2>&1 || true")
+	line("for dev in %s; do", strings.Join(parts, " "))
+	line("\twipefs -a \"$dev\" >/dev/null 2>&1 || true")
+	line("done")
+	line("shopt -u nullglob")
 }
