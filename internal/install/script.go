@@ -14,7 +14,6 @@ const scriptHelpers = `set -Eeuo pipefail
 # Nothing may prompt: nobody is there to answer.
 exec </dev/null
 
-seed=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 phase=start
 
 # Any failing command ends the install with one line naming the phase, the
@@ -29,6 +28,9 @@ failed() {
 	exit "$rc"
 }
 trap failed ERR EXIT
+
+# The seed drive holds this script and the files it installs.
+seed=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 
 enter() {
 	phase=$1
