@@ -44,7 +44,12 @@ var phaseDeadline = map[string]time.Duration{
 	PhaseInstalling:   60 * time.Minute,
 	PhasePoweroff:     3 * time.Minute,
 	PhaseFirstBoot:    5 * time.Minute,
+	// From typing the boot command to the script's first marker: mounting
+	// the seed and starting bash. A missing seed drive fails here, early.
+	scriptStart: 1 * time.Minute,
 }
+
+const scriptStart = "script-start"
 
 const tcgFactor = 5
 
@@ -198,8 +203,10 @@ var promptRE = regexp.MustCompile(`\[nixos@[^\]\s]*:[^\]]*\][$#] ?$`)
 var markerRE = regexp.MustCompile(`(?m)^` + MarkerPhase + ` (\S+)\n|^` + MarkerFailed + ` ([^\n]*)\n`)
 
 func (d *driver) followMarkers(ctx context.Context) error {
+	deadline := scriptStart
 	for {
-		m, err := d.expect(ctx, d.phase, markerRE)
+		m, err := d.expect(ctx, deadline, markerRE)
+		deadline = d.phase
 		if err != nil {
 			return err
 		}
@@ -226,6 +233,9 @@ func (d *driver) expect(ctx context.Context, phase string, re *regexp.Regexp) ([
 	d.waited += time.Since(t)
 	close(stop)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if phase == scriptStart {
+			return nil, fmt.Errorf("the install script did not start within %s (was the seed drive %s mounted? see nixvm logs %s)", d.deadline(phase), SeedLabel, d.in.Name)
+		}
 		return nil, fmt.Errorf("no progress within %s (deadline of phase %s)", d.deadline(phase), phase)
 	}
 	return m, err
