@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # sets variables for the sourcing scripts
 # Shared helpers for scripts/build-test-iso and scripts/build-standin-iso.
 #
 # TEST FIXTURES ONLY. They build NixOS-shaped installer ISOs out of Debian
@@ -7,7 +8,6 @@
 #
 # Sourced, not executed. Callers run with `set -euo pipefail`.
 
-TESTISO_NIX32='0123456789abcdfghijklmnpqrsvwxyz'
 
 die() { echo "${0##*/}: $*" >&2; exit 1; }
 log() { echo "${0##*/}: $*" >&2; }
