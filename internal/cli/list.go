@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/store"
 	"github.com/nixvm/nixvm/internal/vm"
 )
@@ -43,7 +44,7 @@ func newListCommand() *cobra.Command {
 			if i.SSHPort != 0 {
 				ssh = "127.0.0.1:" + strconv.Itoa(i.SSHPort)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", i.Name, i.State, i.Arch, i.Firmware, i.CPUs, i.Memory, humanBytes(i.DiskBytes), ssh)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", i.Name, i.State, i.Arch, i.Firmware, i.CPUs, i.Memory, images.HumanBytes(i.DiskBytes), ssh)
 		}
 		return w.Flush()
 	}

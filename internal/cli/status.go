@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/store"
 	"github.com/nixvm/nixvm/internal/vm"
 )
@@ -40,7 +41,7 @@ func newStatusCommand() *cobra.Command {
 		if info.CPUs != 0 {
 			fmt.Fprintf(w, "Machine:\t%s, %s, %d CPUs, %s memory\n", info.Arch, info.Firmware, info.CPUs, info.Memory)
 		}
-		fmt.Fprintf(w, "Disk use:\t%s\n", humanBytes(info.DiskBytes))
+		fmt.Fprintf(w, "Disk use:\t%s\n", images.HumanBytes(info.DiskBytes))
 		if info.SSHPort != 0 {
 			fmt.Fprintf(w, "SSH port:\t127.0.0.1:%d\n", info.SSHPort)
 		}
@@ -48,17 +49,4 @@ func newStatusCommand() *cobra.Command {
 		return w.Flush()
 	}
 	return cmd
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
