@@ -18,6 +18,17 @@ testiso_cache_dir() {
 	echo "$d"
 }
 
+# cache_lock / cache_unlock: tests may build ISOs in parallel; filling the
+# shared cache (kernel, GRUB image, debootstrap tree) is serialised.
+cache_lock() {
+	exec 9>"$(testiso_cache_dir)/.lock"
+	flock 9
+}
+cache_unlock() {
+	flock -u 9
+	exec 9>&-
+}
+
 # nixhash SEED -> a stable 32-character string in Nix's base-32 alphabet, so
 # store paths look real and do not change between builds.
 nixhash() {
@@ -44,6 +55,7 @@ testiso_check_layout() {
 fetch_debian_kernel() {
 	local cache pkg tmp
 	cache=$(testiso_cache_dir)
+	cache_lock
 	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
 	[[ -n $pkg ]] || die "cannot resolve linux-image-amd64 to a kernel package: run 'apt-get update' first"
@@ -71,6 +83,7 @@ fetch_debian_kernel() {
 	if [[ ! -s $KMODDIR/modules.dep ]]; then
 		depmod -b "$KROOT" "$KVER" || die "depmod for $KVER failed"
 	fi
+	cache_unlock
 }
 
 # resolve_modules NAME... -> relative module paths (from modules.dep), each
@@ -242,6 +255,7 @@ EOF
 grub_bootx64() {
 	local out=$1 cache cfg
 	cache="$(testiso_cache_dir)/grub/$LABEL"
+	cache_lock
 	if [[ ! -s $cache/BOOTX64.EFI ]]; then
 		[[ -d /usr/lib/grub/x86_64-efi ]] || die "GRUB EFI modules missing: apt-get install grub-efi-amd64-bin"
 		mkdir -p "$cache"
@@ -260,6 +274,7 @@ EOF
 		mv "$cache/BOOTX64.EFI.tmp" "$cache/BOOTX64.EFI"
 	fi
 	cp "$cache/BOOTX64.EFI" "$out"
+	cache_unlock
 }
 
 # make_efi_img STAGING: /boot/efi.img, a FAT image labelled EFIBOOT holding
