@@ -53,6 +53,25 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 		if err := removeFailed(ctx, s.Name, errw); err != nil {
 			return err
 		}
+		pull := images.PullOptions{
+			ChannelsURL: channelsURL,
+			Progress:    newImageProgress(errw),
+			Logf:        func(f string, a ...any) { fmt.Fprintf(errw, "nixvm: "+f+"\n", a...) },
+		}
+		// Get and check the installer before making anything, so a failed
+		// download or a wrong ISO leaves no VM behind.
+		var installerISO string
+		if !manual {
+			if installerISO, err = vm.SpecInstallerISO(ctx, s, pull); err != nil {
+				return fmt.Errorf("get the installer: %w (offline? give a local ISO with --iso PATH)", err)
+			}
+			if _, err := vm.PrepareInstaller(ctx, installerISO, s.Arch); err != nil {
+				if s.ISO != "" {
+					return fmt.Errorf("--iso: %w", err)
+				}
+				return err
+			}
+		}
 		isoPath := ""
 		if manual && s.ISO != "" && !spec.IsURL(s.ISO) {
 			isoPath = s.ISO
@@ -77,11 +96,7 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 		res, err := install.Run(ctx, in, s, install.Options{
 			Facts:    facts,
 			Reporter: rep,
-			Source: vm.InstallerSource{Pull: images.PullOptions{
-				ChannelsURL: channelsURL,
-				Progress:    newImageProgress(errw),
-				Logf:        func(f string, a ...any) { fmt.Fprintf(errw, "nixvm: "+f+"\n", a...) },
-			}},
+			Source:   vm.InstallerSource{Override: installerISO, Pull: pull},
 		})
 		if err != nil {
 			return err

@@ -105,7 +105,13 @@ func InstallerISO(ctx context.Context, in store.Instance, s *spec.Spec, src Inst
 	if st, err := in.ReadState(); err == nil && st.ISO != "" {
 		return st.ISO, nil
 	}
-	pull := src.Pull
+	return SpecInstallerISO(ctx, s, src.Pull)
+}
+
+// SpecInstallerISO returns the verified installer ISO the spec asks for: its
+// iso (a path, verified when it has isoSha256; or a URL, downloaded and
+// verified), else its release from the image cache or the channel server.
+func SpecInstallerISO(ctx context.Context, s *spec.Spec, pull images.PullOptions) (string, error) {
 	pull.Arch = s.Arch
 	switch {
 	case s.ISO != "" && !spec.IsURL(s.ISO) && s.ISOSHA256 == "":

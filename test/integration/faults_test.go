@@ -23,6 +23,10 @@ func TestCreateBadInput(t *testing.T) {
 		{[]string{"create", "x", "--manual", "--iso", testISO, "--partition-table", "mbr", "--disk", "3T"}, "partitionTable"},
 		{[]string{"create", "x", "--manual", "--iso", "/nonexistent.iso"}, "--iso"},
 		{[]string{"create", "x", "--manual", "--iso", testISO, "--arch", "aarch64", "--firmware", "bios"}, "firmware"},
+		// Unattended creates check the installer before making anything.
+		{[]string{"create", "x", "--iso", "/etc/passwd"}, "--iso"},
+		{[]string{"create", "x", "--iso", testISO, "--arch", "aarch64"}, "--iso"},
+		{[]string{"create", "x", "--iso", "https://example.invalid/nixos.iso"}, "isoSha256"},
 	}
 	for _, c := range cases {
 		r := e.run(c.args...)
