@@ -72,11 +72,7 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 				return err
 			}
 		}
-		isoPath := ""
-		if manual && s.ISO != "" && !spec.IsURL(s.ISO) {
-			isoPath = s.ISO
-		}
-		in, err := vm.Create(ctx, facts, s, vm.CreateOptions{Manual: manual, ISO: isoPath})
+		in, err := vm.Create(ctx, facts, s, vm.CreateOptions{Manual: manual})
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ package vm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,9 +19,9 @@ import (
 
 // CreateOptions are the choices of create beyond the spec.
 type CreateOptions struct {
-	// Manual prepares a VM that boots ISO for a hand install.
+	// Manual prepares a VM that boots its installer (the spec's iso, or
+	// its release) for a hand install.
 	Manual bool
-	ISO    string
 }
 
 // Create makes the instance directory of s (validated) with its disks and,
@@ -38,9 +37,9 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	if in.Exists() {
 		return in, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", s.Name, s.Name)
 	}
-	qemuImg := facts.QEMUImg
-	if qemuImg == nil {
-		return in, errors.New("qemu-img not found in PATH: install qemu-utils (Debian/Ubuntu) or qemu-img (Fedora); see nixvm doctor")
+	qemuImg, err := facts.RequireQEMUImg()
+	if err != nil {
+		return in, err
 	}
 	if _, err := facts.QEMUFor(s.Arch); err != nil {
 		return in, err
@@ -62,18 +61,6 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 		}
 		s.ISO = abs
 	}
-	if opts.ISO != "" {
-		abs, err := filepath.Abs(opts.ISO)
-		if err != nil {
-			return in, err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return in, fmt.Errorf("--iso: %w", err)
-		}
-		opts.ISO = abs
-		s.ISO = abs
-	}
-
 	parent := filepath.Dir(in.Dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return in, fmt.Errorf("make %s: %w", parent, err)
@@ -113,7 +100,10 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	if err := store.WriteFileAtomic(tmp.SpecFile(), data, 0o600); err != nil {
 		return in, err
 	}
-	st := store.State{Phase: store.PhaseReady, Manual: opts.Manual, ISO: opts.ISO}
+	st := store.State{Phase: store.PhaseReady, Manual: opts.Manual}
+	if opts.Manual && s.ISO != "" && !spec.IsURL(s.ISO) {
+		st.ISO = s.ISO
+	}
 	if err := tmp.WriteState(st); err != nil {
 		return in, err
 	}

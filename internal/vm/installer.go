@@ -156,9 +156,10 @@ func ResolveBoot(ctx context.Context, in store.Instance, s *spec.Spec, req BootR
 	fallbackToCD := false
 	if !installer && isoPath == "" {
 		st, err := in.ReadState()
-		if err != nil || !st.Manual || st.ISO == "" {
+		if err != nil || !st.Manual {
 			return opts, nil
 		}
+		// st.ISO may be empty: InstallerISO then gets the spec's release.
 		isoPath, installer, fallbackToCD = st.ISO, true, true
 	}
 	if installer {

@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"errors"
 	"os"
 	"syscall"
 
@@ -98,6 +97,3 @@ func allocated(path string) int64 {
 	}
 	return fi.Size()
 }
-
-// errNotRunning is returned by operations that need a running VM.
-var errNotRunning = errors.New("not running")
