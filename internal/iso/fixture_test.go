@@ -3,7 +3,7 @@ package iso
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
+	goldenfile "github.com/nixvm/nixvm/internal/golden"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,8 +13,6 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 // Store paths used by the >= 25.05 fixtures; they match testdata/*.cfg.
 const (
@@ -184,20 +182,7 @@ func makeISO(t testing.TB, b builder, fx fixture) string {
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", p, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func toJSON(t *testing.T, v any) []byte {

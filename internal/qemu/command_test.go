@@ -1,8 +1,7 @@
 package qemu
 
 import (
-	"flag"
-	"os"
+	"github.com/nixvm/nixvm/internal/golden"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 const demoDir = "/home/u/.local/share/nixvm/vms/demo"
 
@@ -126,20 +123,7 @@ func TestCommandGolden(t *testing.T) {
 				t.Errorf("argv[0] = %q, want %q", argv[0], c.p.Binary)
 			}
 			got := Shell(argv) + "\n"
-			file := filepath.Join("testdata", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/qemu -run TestCommandGolden -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("argv differs from %s (rerun with -update if intended)\ngot:  %s\nwant: %s", file, got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", c.name+".golden"), []byte(got))
 		})
 	}
 }

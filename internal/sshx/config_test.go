@@ -3,7 +3,7 @@ package sshx
 import (
 	"bytes"
 	"context"
-	"flag"
+	"github.com/nixvm/nixvm/internal/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,26 +16,9 @@ import (
 	"github.com/nixvm/nixvm/internal/store"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, p, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".golden"), []byte(got))
 }
 
 func TestConfigGolden(t *testing.T) {
