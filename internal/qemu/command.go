@@ -40,6 +40,17 @@ var Accels = []string{"kvm", "hvf", "tcg"}
 // "vnc". It sits next to the other sockets so it obeys the same path limit.
 func VNCSocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "vnc.sock") }
 
+// GuestAgentPort is the virtio-serial port name the QEMU guest agent
+// (qemu-ga, NixOS's services.qemuGuest) opens in the guest, as
+// /dev/virtio-ports/org.qemu.guest_agent.0. Without a port of this name the
+// agent's service has nothing to open and never runs.
+const GuestAgentPort = "org.qemu.guest_agent.0"
+
+// QGASocket is the unix socket on the host end of the guest agent's port
+// (internal/qga talks to it). It sits next to the other sockets so it obeys
+// the same path limit.
+func QGASocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "qga.sock") }
+
 // Command returns the QEMU argv for p; argv[0] is p.Binary. It does no I/O.
 //
 // The machine is built with -nodefaults -no-user-config: QEMU's implicit
@@ -176,6 +187,17 @@ func Command(p Params) ([]string, error) {
 		// every local user without a password.
 		a = append(a, "-vnc", "unix:"+opt(VNCSocket(in)), "-display", "none")
 	}
+
+	// The guest agent's channel: a virtio-serial controller with one port,
+	// whose host end is a listening unix socket. It is added after every
+	// other PCI device on purpose: devices without an explicit address take
+	// the next free slot in argv order, and an earlier insertion would move
+	// the NIC of existing VMs (and with it the guest's predictable
+	// interface name, e.g. enp0s3).
+	a = append(a,
+		"-chardev", "socket,id=qga0,path="+opt(QGASocket(in))+",server=on,wait=off",
+		"-device", "virtio-serial-pci,id=vser0",
+		"-device", "virtserialport,bus=vser0.0,chardev=qga0,name="+GuestAgentPort)
 
 	if p.Kernel != "" {
 		a = append(a, "-kernel", p.Kernel)

@@ -152,6 +152,15 @@ func TestCommandInvariants(t *testing.T) {
 		if c.p.Append != "" && !has(argv, c.p.Append) {
 			t.Errorf("%s: -append value is not one argv element", c.name)
 		}
+		// Without this port services.qemuGuest.enable does nothing.
+		qga := QGASocket(c.p.Instance)
+		if !strings.Contains(line, "-device virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0") ||
+			!strings.Contains(line, "-chardev socket,id=qga0,path="+opt(qga)+",server=on,wait=off") {
+			t.Errorf("%s: no guest agent port on %s: %s", c.name, qga, line)
+		}
+		if filepath.Dir(qga) != filepath.Dir(c.p.Instance.QMPSocket()) || len(qga) > 107 {
+			t.Errorf("%s: guest agent socket %s is not beside qmp.sock within the 107-byte limit", c.name, qga)
+		}
 	}
 }
 

@@ -113,7 +113,7 @@ func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts Start
 	}
 	// A crashed QEMU leaves its pidfile and sockets behind; they would
 	// make the new QEMU fail or look crashed.
-	for _, f := range []string{in.PIDFile(), in.QMPSocket(), in.SerialSocket()} {
+	for _, f := range []string{in.PIDFile(), in.QMPSocket(), in.SerialSocket(), qemu.QGASocket(in)} {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
 			return plan, fmt.Errorf("remove stale %s: %w", f, err)
 		}
