@@ -1,6 +1,9 @@
 package spec
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Defaults, in one place so docs, help texts and tests agree.
 const (
@@ -15,6 +18,11 @@ const (
 	DefaultDesktop        = "none"
 	DefaultDisplay        = "none"
 	DefaultRelease        = "stable"
+	DefaultNetworkTimeout = 3 * time.Minute
+	DefaultSubstituter    = "https://cache.nixos.org"
+	// DefaultTrustedPublicKey is cache.nixos.org's signing key, as NixOS
+	// sets it in nix.settings.trusted-public-keys.
+	DefaultTrustedPublicKey = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
 )
 
 // ApplyDefaults fills every unset field with its default and normalizes
@@ -45,6 +53,15 @@ func (s *Spec) ApplyDefaults() {
 		setString(&s.PortForwards[i].Proto, "tcp")
 	}
 	s.ISOSHA256 = strings.ToLower(strings.TrimSpace(s.ISOSHA256))
+	if len(s.Substituters) == 0 {
+		s.Substituters = []string{DefaultSubstituter}
+	}
+	if len(s.TrustedPublicKeys) == 0 {
+		s.TrustedPublicKeys = []string{DefaultTrustedPublicKey}
+	}
+	if s.NetworkTimeout == 0 {
+		s.NetworkTimeout = DefaultNetworkTimeout
+	}
 }
 
 func setString(p *string, def string) {

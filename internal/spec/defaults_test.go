@@ -3,6 +3,7 @@ package spec
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestApplyDefaults(t *testing.T) {
@@ -19,6 +20,8 @@ func TestApplyDefaults(t *testing.T) {
 				Disks:    []Disk{{20 * GiB}},
 				Firmware: "uefi", PartitionTable: "gpt", RAID: "none",
 				Filesystem: "ext4", Desktop: "none", Display: "none", Release: "stable",
+				Substituters: []string{DefaultSubstituter}, TrustedPublicKeys: []string{DefaultTrustedPublicKey},
+				NetworkTimeout: DefaultNetworkTimeout,
 			},
 		},
 		{
@@ -29,6 +32,8 @@ func TestApplyDefaults(t *testing.T) {
 				Disks:    []Disk{{20 * GiB}, {20 * GiB}},
 				Firmware: "uefi", PartitionTable: "gpt", RAID: "raid1",
 				Filesystem: "ext4", Desktop: "none", Display: "none", Release: "stable",
+				Substituters: []string{DefaultSubstituter}, TrustedPublicKeys: []string{DefaultTrustedPublicKey},
+				NetworkTimeout: DefaultNetworkTimeout,
 			},
 		},
 		{
@@ -40,6 +45,7 @@ func TestApplyDefaults(t *testing.T) {
 				Filesystem: "ext4", Desktop: "i3", Display: "gtk", Release: "25.11",
 				PortForwards: []PortForward{{Host: 1, Guest: 2}},
 				ISOSHA256:    " ABCDEF ",
+				Substituters: []string{"http://c"}, TrustedPublicKeys: []string{"k"}, NetworkTimeout: time.Minute,
 			},
 			want: Spec{
 				Name: "x", Arch: "aarch64", CPUs: 8, Memory: 16 * GiB,
@@ -48,6 +54,7 @@ func TestApplyDefaults(t *testing.T) {
 				Filesystem: "ext4", Desktop: "i3", Display: "gtk", Release: "25.11",
 				PortForwards: []PortForward{{Host: 1, Guest: 2, Proto: "tcp"}},
 				ISOSHA256:    "abcdef",
+				Substituters: []string{"http://c"}, TrustedPublicKeys: []string{"k"}, NetworkTimeout: time.Minute,
 			},
 		},
 	}

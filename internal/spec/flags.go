@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -23,6 +24,9 @@ type Flags struct {
 	disks           sizeListValue
 	forwards        forwardListValue
 	lvm             bool
+	substituters    []string
+	trustedKeys     []string
+	networkTimeout  time.Duration
 	release, iso    string
 	sha256          string
 	extraConfig     string
@@ -58,6 +62,9 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.release, "release", "", "NixOS `version`: stable, unstable or YY.05/YY.11 such as 25.11 (default stable)")
 	fs.StringVar(&f.iso, "iso", "", "installer ISO file `path|url` to use instead of the release's (an http(s) URL needs --sha256)")
 	fs.StringVar(&f.sha256, "sha256", "", "expected SHA-256 of --iso, 64 `hex` digits")
+	fs.StringSliceVar(&f.substituters, "substituter", nil, "binary cache `url` for nixos-install and the installed system; repeatable (default "+DefaultSubstituter+")")
+	fs.StringSliceVar(&f.trustedKeys, "trusted-public-key", nil, "public `key` (NAME:BASE64) that signs the substituters' paths; repeatable (default cache.nixos.org's)")
+	fs.DurationVar(&f.networkTimeout, "network-timeout", 0, "how long the installer waits for a network and an answering substituter before it gives up, 10s to 1h (default "+DefaultNetworkTimeout.String()+")")
 	fs.StringVar(&f.extraConfig, "extra-config", "", "Nix `text` added to the generated configuration.nix")
 	fs.StringVar(&f.extraConfigFile, "extra-config-file", "", "read Nix text for the generated configuration.nix from `path`")
 	return f
@@ -85,13 +92,21 @@ func (f *Flags) Apply(s *Spec) error {
 			*e.dst = e.v.value
 		}
 	}
+	// 0 means "not set" in a Spec and would be replaced by the default;
+	// given explicitly it is a mistake, not a request for the default.
 	if set("cpus") {
+		if f.cpus < 1 || f.cpus > MaxCPUs {
+			return fmt.Errorf("--cpus: %d is out of range (use 1 to %d)", f.cpus, MaxCPUs)
+		}
 		s.CPUs = int(f.cpus)
 	}
 	if set("ssh-port") {
 		s.SSHPort = int(f.sshPort)
 	}
 	if set("memory") {
+		if f.memory == 0 {
+			return fmt.Errorf("--memory: 0 is too small (use at least %s, e.g. 2G)", MinMemory)
+		}
 		s.Memory = Size(f.memory)
 	}
 	if set("swap") {
@@ -117,6 +132,18 @@ func (f *Flags) Apply(s *Spec) error {
 	}
 	if set("sha256") {
 		s.ISOSHA256 = f.sha256
+	}
+	if set("substituter") {
+		s.Substituters = slices.Clone(f.substituters)
+	}
+	if set("trusted-public-key") {
+		s.TrustedPublicKeys = slices.Clone(f.trustedKeys)
+	}
+	if set("network-timeout") {
+		if f.networkTimeout < MinNetworkTimeout || f.networkTimeout > MaxNetworkTimeout {
+			return fmt.Errorf("--network-timeout: %s is out of range (use %s to %s)", f.networkTimeout, MinNetworkTimeout, MaxNetworkTimeout)
+		}
+		s.NetworkTimeout = f.networkTimeout
 	}
 	if set("extra-config") && set("extra-config-file") {
 		return errors.New("--extra-config and --extra-config-file are both set (use one)")

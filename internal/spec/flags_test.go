@@ -127,6 +127,12 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--swap", "-1G"}, `--swap: invalid size "-1G"`},
 		{[]string{"--disk", "20G", "--disk", "1.5G"}, `--disk: invalid size "1.5G"`},
 		{[]string{"--cpus", "many"}, `--cpus: "many" is not a whole number`},
+		{[]string{"--cpus", "0"}, `--cpus: 0 is out of range (use 1 to 256)`},
+		{[]string{"--cpus", "-1"}, `--cpus: -1 is out of range (use 1 to 256)`},
+		{[]string{"--cpus", "257"}, `--cpus: 257 is out of range (use 1 to 256)`},
+		{[]string{"--memory", "0"}, `--memory: 0 is too small (use at least 256M`},
+		{[]string{"--network-timeout", "1s"}, `--network-timeout: 1s is out of range (use 10s to 1h0m0s)`},
+		{[]string{"--network-timeout", "0"}, `--network-timeout: 0s is out of range`},
 		{[]string{"--ssh-port", "x"}, `--ssh-port: "x" is not a whole number`},
 		{[]string{"--forward", "8080"}, `--forward: invalid port forward "8080" (use HOST:GUEST, e.g. 8080:80)`},
 		{[]string{"--firmware", "efi"}, `--firmware: "efi" is not valid (use uefi or bios)`},
@@ -139,7 +145,11 @@ func TestFlagErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			_, err := parseFlags(t, tt.args...)
+			f, err := parseFlags(t, tt.args...)
+			if err == nil {
+				// Values that parse but are out of range fail in Apply.
+				err = f.Apply(&Spec{})
+			}
 			if err == nil {
 				t.Fatalf("parse %v succeeded, want %q", tt.args, tt.want)
 			}
@@ -156,13 +166,14 @@ func TestFlagsCoverSpec(t *testing.T) {
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	BindFlags(fs)
 	for _, name := range []string{"arch", "cpus", "memory", "disk", "firmware", "partition-table", "swap", "lvm", "raid",
-		"filesystem", "desktop", "display", "forward", "ssh-port", "release", "iso", "sha256", "extra-config", "extra-config-file"} {
+		"filesystem", "desktop", "display", "forward", "ssh-port", "release", "iso", "sha256", "extra-config", "extra-config-file",
+		"substituter", "trusted-public-key", "network-timeout"} {
 		f := fs.Lookup(name)
 		if f == nil || f.Usage == "" {
 			t.Errorf("flag --%s missing or without help", name)
 		}
 	}
-	if n := len(yamlFields(reflect.TypeFor[Spec]())); n != 19 {
+	if n := len(yamlFields(reflect.TypeFor[Spec]())); n != 22 {
 		t.Errorf("Spec has %d fields; add a flag for the new one and update this test", n)
 	}
 }

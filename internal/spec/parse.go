@@ -80,6 +80,9 @@ func parse(file string, data []byte) (*Spec, error) {
 	if err := strict.Decode(&s); err != nil {
 		return nil, translateYAMLError(file, err, newLineIndex(root))
 	}
+	if err := explicitZeros(file, root, &s); err != nil {
+		return nil, err
+	}
 	// "disks: []" and a missing field mean the same; keep one form so a
 	// parsed spec compares equal to its re-parsed Marshal output.
 	if len(s.Disks) == 0 {
@@ -87,6 +90,12 @@ func parse(file string, data []byte) (*Spec, error) {
 	}
 	if len(s.PortForwards) == 0 {
 		s.PortForwards = nil
+	}
+	if len(s.Substituters) == 0 {
+		s.Substituters = nil
+	}
+	if len(s.TrustedPublicKeys) == 0 {
+		s.TrustedPublicKeys = nil
 	}
 	return &s, nil
 }
@@ -382,4 +391,28 @@ func formatPath(p []string) string {
 		b.WriteString(s)
 	}
 	return b.String()
+}
+
+// explicitZeros refuses fields written as 0 whose 0 would otherwise mean
+// "use the default": "cpus: 0" is a mistake, not a request for 2 CPUs.
+func explicitZeros(file string, root *yaml.Node, s *Spec) error {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, val := root.Content[i], root.Content[i+1]
+		var msg string
+		switch {
+		case key.Value == "cpus" && s.CPUs == 0:
+			msg = fmt.Sprintf("0 is out of range (use 1 to %d, or leave cpus out for the default %d)", MaxCPUs, DefaultCPUs)
+		case key.Value == "memory" && s.Memory == 0:
+			msg = fmt.Sprintf("0 is too small (use at least %s, or leave memory out for the default %s)", MinMemory, DefaultMemory)
+		case key.Value == "networkTimeout" && s.NetworkTimeout == 0:
+			msg = fmt.Sprintf("0 is out of range (use %s to %s, or leave it out for the default %s)", MinNetworkTimeout, MaxNetworkTimeout, DefaultNetworkTimeout)
+		default:
+			continue
+		}
+		if val.Tag == "!!null" {
+			continue // "cpus:" with no value: unset
+		}
+		return fmt.Errorf("%s line %d: %s: %s", file, val.Line, key.Value, msg)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fullYAML = `name: lab
@@ -32,6 +33,9 @@ iso: https://example.org/nixos.iso
 isoSha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 extraConfig: |
   services.nginx.enable = true;
+substituters: ["http://10.0.2.2:8080"]
+trustedPublicKeys: ["test-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
+networkTimeout: 90s
 `
 
 func TestParseFull(t *testing.T) {
@@ -46,9 +50,12 @@ func TestParseFull(t *testing.T) {
 		RAID: "raid1", Filesystem: "ext4", Desktop: "i3", Display: "vnc",
 		PortForwards: []PortForward{{8080, 80, "tcp"}, {8443, 443, "tcp"}},
 		SSHPort:      2222, Release: "25.11",
-		ISO:         "https://example.org/nixos.iso",
-		ISOSHA256:   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		ExtraConfig: "services.nginx.enable = true;\n",
+		ISO:               "https://example.org/nixos.iso",
+		ISOSHA256:         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		ExtraConfig:       "services.nginx.enable = true;\n",
+		Substituters:      []string{"http://10.0.2.2:8080"},
+		TrustedPublicKeys: []string{"test-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		NetworkTimeout:    90 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Parse:\n got %+v\nwant %+v", got, want)
@@ -67,12 +74,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level field with line",
 			in:   "name: a\ncpus: 2\nmemory: 2G\nfo: 1\n",
-			want: `nixvm.yaml line 4: unknown field "fo" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig)`,
+			want: `nixvm.yaml line 4: unknown field "fo" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout)`,
 		},
 		{
 			name: "misspelt field gets a suggestion",
 			in:   "name: a\npartition_table: gpt\n",
-			want: `nixvm.yaml line 2: unknown field "partition_table" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig); did you mean "partitionTable"?`,
+			want: `nixvm.yaml line 2: unknown field "partition_table" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout); did you mean "partitionTable"?`,
 		},
 		{
 			name: "unknown field in a disk",
@@ -82,12 +89,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "typo gets a suggestion",
 			in:   "memroy: 2G\n",
-			want: `nixvm.yaml line 1: unknown field "memroy" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig); did you mean "memory"?`,
+			want: `nixvm.yaml line 1: unknown field "memroy" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout); did you mean "memory"?`,
 		},
 		{
 			name: "no far-fetched suggestion",
 			in:   "colour: red\n",
-			want: `nixvm.yaml line 1: unknown field "colour" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig)`,
+			want: `nixvm.yaml line 1: unknown field "colour" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout)`,
 		},
 		{
 			name: "wrong type names the field",
@@ -133,6 +140,16 @@ func TestParseErrors(t *testing.T) {
 			name: "port forward as a mapping",
 			in:   "portForwards:\n  - host: 1\n",
 			want: `nixvm.yaml line 2: portForwards[0]: expected a port forward like "8080:80", got a mapping`,
+		},
+		{
+			name: "explicit zero cpus is not the default",
+			in:   "name: a\ncpus: 0\n",
+			want: `nixvm.yaml line 2: cpus: 0 is out of range (use 1 to 256, or leave cpus out for the default 2)`,
+		},
+		{
+			name: "explicit zero network timeout",
+			in:   "networkTimeout: 0s\n",
+			want: `nixvm.yaml line 1: networkTimeout: 0 is out of range (use 10s to 1h0m0s, or leave it out for the default 3m0s)`,
 		},
 		{
 			name: "duplicate key",

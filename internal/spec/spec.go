@@ -3,13 +3,15 @@
 // touches the host: host facts and plans live elsewhere.
 package spec
 
+import "time"
+
 // Spec is one VM as the user described it, after defaults are applied.
 // YAML field names are the stable file format (nixvm.yaml).
 type Spec struct {
 	Name           string        `yaml:"name" json:"name"`
 	Arch           string        `yaml:"arch" json:"arch"`                     // x86_64 (default) | aarch64
-	CPUs           int           `yaml:"cpus" json:"cpus"`                     // default 2
-	Memory         Size          `yaml:"memory" json:"memory"`                 // default 2GiB
+	CPUs           int           `yaml:"cpus,omitempty" json:"cpus"`           // default 2
+	Memory         Size          `yaml:"memory,omitempty" json:"memory"`       // default 2GiB
 	Disks          []Disk        `yaml:"disks" json:"disks"`                   // default one 20GiB disk; at most two
 	Firmware       string        `yaml:"firmware" json:"firmware"`             // uefi (default) | bios
 	PartitionTable string        `yaml:"partitionTable" json:"partitionTable"` // gpt (default) | mbr
@@ -25,6 +27,15 @@ type Spec struct {
 	ISO            string        `yaml:"iso" json:"iso,omitempty"`                 // installer ISO: local path or http(s) URL
 	ISOSHA256      string        `yaml:"isoSha256" json:"isoSha256,omitempty"`     // required for a URL, optional for a path
 	ExtraConfig    string        `yaml:"extraConfig" json:"extraConfig,omitempty"` // Nix text added to configuration.nix
+	// Substituters are the binary caches nixos-install and the installed
+	// system fetch from; default https://cache.nixos.org.
+	Substituters []string `yaml:"substituters" json:"substituters"`
+	// TrustedPublicKeys verify what the substituters serve; default the
+	// key of cache.nixos.org.
+	TrustedPublicKeys []string `yaml:"trustedPublicKeys" json:"trustedPublicKeys"`
+	// NetworkTimeout bounds the installer's wait for a default route and an
+	// answering substituter before anything is written to the disks.
+	NetworkTimeout time.Duration `yaml:"networkTimeout,omitempty" json:"networkTimeout"`
 }
 
 // Disk is one virtual disk.

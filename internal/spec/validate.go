@@ -2,32 +2,50 @@ package spec
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Limits checked by Validate.
 const (
-	MaxCPUs      = 256
-	MinMemory    = 256 * MiB
-	MaxMemory    = 1 * TiB
-	MinDiskSize  = 1 * GiB
-	MaxMBRDisk   = 2 * TiB
-	MinRootSize  = 1 * GiB
-	ESPSize      = 512 * MiB
-	MaxDisks     = 2
-	maxPort      = 65535
-	nameRule     = "use 1-63 of a-z, 0-9 and -, starting with a letter or digit"
-	releaseRule  = "use stable, unstable or a release like 25.11: YY.05 or YY.11 with YY >= 20"
-	sizeHintByte = "; a bare number is bytes, write e.g. 2048M"
+	MaxCPUs     = 256
+	MinMemory   = 256 * MiB
+	MaxMemory   = 1 * TiB
+	MinDiskSize = 1 * GiB
+	MaxMBRDisk  = 2 * TiB
+	MinRootSize = 1 * GiB
+	// Unattended installs need more than a VM does (docs/spec.md): the live
+	// installer keeps its root and store overlay in RAM and evaluates
+	// nixpkgs there (below about 1.5 GiB it is OOM-killed), and
+	// nixos-install copies the whole closure plus the channel to the root
+	// file system (a few GiB; X11 with a window manager about doubles it).
+	MinInstallMemory      = 2 * GiB
+	MinInstallRoot        = 4 * GiB
+	MinInstallRootDesktop = 8 * GiB
+	MinNetworkTimeout     = 10 * time.Second
+	MaxNetworkTimeout     = time.Hour
+	ESPSize               = 512 * MiB
+	MaxDisks              = 2
+	maxPort               = 65535
+	nameRule              = "it becomes the NixOS host name: use 1-63 of a-z, 0-9 and -, starting and ending with a letter or digit"
+	releaseRule           = "use stable, unstable or a release like 25.11: YY.05 or YY.11 with YY >= 20"
+	sizeHintByte          = "; a bare number is bytes, write e.g. 2048M"
 )
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	releaseRE = regexp.MustCompile(`^([0-9]{2})\.(05|11)$`)
-	sha256RE  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	// The VM name is networking.hostName, whose type is strMatching
+	// "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$"
+	// (nixos/modules/tasks/network-interfaces.nix), narrowed to lower case
+	// and no "_" so it is also a DNS label and a file name.
+	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// A Nix public key: "name:base64 of 32 bytes".
+	publicKeyRE = regexp.MustCompile(`^[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=$`)
+	releaseRE   = regexp.MustCompile(`^([0-9]{2})\.(05|11)$`)
+	sha256RE    = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 )
 
 // ValidName reports whether name is a valid VM name.
@@ -48,6 +66,7 @@ func (s *Spec) Validate() error {
 		s.validateRelease,
 		s.validateISO,
 		s.validateExtraConfig,
+		s.validateSubstituters,
 	}
 	for _, c := range checks {
 		if err := c(); err != nil {
@@ -248,6 +267,46 @@ func (s *Spec) validateISO() error {
 func (s *Spec) validateExtraConfig() error {
 	if i := strings.IndexByte(s.ExtraConfig, 0); i >= 0 {
 		return fmt.Errorf("extraConfig: contains a NUL byte at offset %d (use plain Nix text)", i)
+	}
+	return nil
+}
+
+func (s *Spec) validateSubstituters() error {
+	for i, u := range s.Substituters {
+		field := fmt.Sprintf("substituters[%d]", i)
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || strings.ContainsAny(u, " \t\n\"") {
+			return fmt.Errorf("%s: %q is not a binary cache URL (use http:// or https:// and a host, e.g. %s)", field, u, DefaultSubstituter)
+		}
+	}
+	for i, k := range s.TrustedPublicKeys {
+		if !publicKeyRE.MatchString(k) {
+			return fmt.Errorf("trustedPublicKeys[%d]: %q is not a Nix public key (use NAME:BASE64, e.g. %s)", i, k, DefaultTrustedPublicKey)
+		}
+	}
+	if s.NetworkTimeout < MinNetworkTimeout || s.NetworkTimeout > MaxNetworkTimeout {
+		return fmt.Errorf("networkTimeout: %s is out of range (use %s to %s)", s.NetworkTimeout, MinNetworkTimeout, MaxNetworkTimeout)
+	}
+	return nil
+}
+
+// MinInstallRootFor is the smallest root file system an unattended install
+// of s accepts: more with a desktop, whose closure is about twice as big.
+func (s *Spec) MinInstallRootFor() Size {
+	if s.Desktop != "" && s.Desktop != "none" {
+		return MinInstallRootDesktop
+	}
+	return MinInstallRoot
+}
+
+// ValidateInstall checks, after Validate, what an unattended install needs
+// beyond a VM: memory for the live installer and nixos-install's
+// evaluation. Disk sizes are checked by the install plan, which knows how
+// much the layout takes before root. Manual VMs skip this: their user
+// decides.
+func (s *Spec) ValidateInstall() error {
+	if s.Memory < MinInstallMemory {
+		return fmt.Errorf("memory: %s is too small for an unattended install (use at least %s: the installer runs from RAM and nixos-install evaluates nixpkgs there; --manual allows less)", s.Memory, MinInstallMemory)
 	}
 	return nil
 }

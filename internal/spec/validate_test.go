@@ -3,6 +3,7 @@ package spec
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // validSpec is a fully defaulted spec that passes Validate; each case below
@@ -28,12 +29,26 @@ func TestValidate(t *testing.T) {
 		// name
 		{"name digits and dashes", func(s *Spec) { s.Name = "0-lab-1" }, ""},
 		{"name 63 chars", func(s *Spec) { s.Name = strings.Repeat("a", 63) }, ""},
-		{"name upper case", func(s *Spec) { s.Name = "Foo" }, `name: "Foo" is not a valid VM name (use 1-63 of a-z, 0-9 and -, starting with a letter or digit)`},
-		{"name empty", func(s *Spec) { s.Name = "" }, `name: is required (use 1-63 of a-z, 0-9 and -, starting with a letter or digit)`},
+		{"name upper case", func(s *Spec) { s.Name = "Foo" }, `name: "Foo" is not a valid VM name (it becomes the NixOS host name: use 1-63 of a-z, 0-9 and -, starting and ending with a letter or digit)`},
+		{"name empty", func(s *Spec) { s.Name = "" }, `name: is required (it becomes the NixOS host name: use 1-63 of a-z, 0-9 and -, starting and ending with a letter or digit)`},
 		{"name leading dash", func(s *Spec) { s.Name = "-a" }, `name: "-a" is not a valid VM name`},
 		{"name 64 chars", func(s *Spec) { s.Name = strings.Repeat("a", 64) }, `name: "aaaa`},
 		{"name underscore", func(s *Spec) { s.Name = "a_b" }, `name: "a_b"`},
 		{"name slash", func(s *Spec) { s.Name = "../x" }, `name: "../x"`},
+		{"name trailing dash", func(s *Spec) { s.Name = "lab-" }, `name: "lab-" is not a valid VM name (it becomes the NixOS host name`},
+		{"name one char", func(s *Spec) { s.Name = "a" }, ""},
+
+		// substituters, keys, network timeout
+		{"substituter loopback cache", func(s *Spec) { s.Substituters = []string{"http://10.0.2.2:8080"} }, ""},
+		{"substituter two", func(s *Spec) {
+			s.Substituters = []string{"https://cache.nixos.org", "https://nix-community.cachix.org"}
+		}, ""},
+		{"substituter no scheme", func(s *Spec) { s.Substituters = []string{"cache.nixos.org"} }, `substituters[0]: "cache.nixos.org" is not a binary cache URL (use http:// or https:// and a host`},
+		{"substituter file", func(s *Spec) { s.Substituters = []string{"file:///nix/store"} }, `substituters[0]: "file:///nix/store" is not a binary cache URL`},
+		{"substituter space", func(s *Spec) { s.Substituters = []string{"https://a b"} }, `substituters[0]:`},
+		{"trusted key bad", func(s *Spec) { s.TrustedPublicKeys = []string{"cache.nixos.org-1"} }, `trustedPublicKeys[0]: "cache.nixos.org-1" is not a Nix public key (use NAME:BASE64`},
+		{"network timeout small", func(s *Spec) { s.NetworkTimeout = time.Second }, `networkTimeout: 1s is out of range (use 10s to 1h0m0s)`},
+		{"network timeout large", func(s *Spec) { s.NetworkTimeout = 2 * time.Hour }, `networkTimeout: 2h0m0s is out of range`},
 
 		// enums
 		{"arch aarch64", func(s *Spec) { s.Arch = "aarch64" }, ""},
@@ -167,5 +182,20 @@ func TestValidateFirstProblem(t *testing.T) {
 	s.Name, s.CPUs, s.Release = "Bad", 0, "x"
 	if err := s.Validate(); err == nil || !strings.HasPrefix(err.Error(), "name:") {
 		t.Fatalf("Validate() = %v, want the name problem first", err)
+	}
+}
+
+func TestValidateInstall(t *testing.T) {
+	s := validSpec()
+	if err := s.ValidateInstall(); err != nil {
+		t.Fatalf("ValidateInstall() of the default spec = %v", err)
+	}
+	s.Memory = 1536 * MiB
+	want := "memory: 1536M is too small for an unattended install (use at least 2G"
+	if err := s.ValidateInstall(); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("ValidateInstall() = %v, want %q", err, want)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("Validate() of a 1536M VM = %v; only installs need 2G", err)
 	}
 }
