@@ -61,9 +61,19 @@ func (p Partition) String() string {
 // partDev names partition n of disk: virtio disks have no "p" separator.
 func partDev(disk string, n int) string { return fmt.Sprintf("%s%d", disk, n) }
 
+// Boot loaders, chosen by firmware and partition table (docs/spec.md).
+const (
+	grubBIOS    = "grub (BIOS)"
+	systemdBoot = "systemd-boot"
+	// systemd-boot's `bootctl install` refuses an ESP that is not on a GPT
+	// disk (systemd src/shared/find-esp.c), so UEFI on MBR gets GRUB.
+	grubEFI = "grub (UEFI)"
+)
+
 // layout is the storage plan that install.sh and configuration.nix share.
 type layout struct {
 	gpt, uefi, lvm, raid bool
+	bootLoader           string
 	disks                []string // the system disks
 	parts                []Partition
 	esp                  string // ESP partition to format and mount at /boot; "" for BIOS
@@ -75,8 +85,14 @@ type layout struct {
 	rootSize             spec.Size // estimated size of the root file system
 }
 
+// mdArray is a software RAID1 array. Its UUID is chosen at plan time and
+// its homehost is the VM's host name, so that the ARRAY lines of
+// boot.swraid.mdadmConf name it exactly and the installed system (scripted
+// or systemd initrd) assembles it as /dev/md/<name>, not as md127.
 type mdArray struct {
-	dev     string
+	dev     string // /dev/md/<name>
+	name    string // root or swap
+	uuid    string // mdadm's form: 8:8:8:8 hex digits
 	members []string
 }
 
@@ -84,12 +100,20 @@ type mdArray struct {
 // (BIOS+GPT), swap unless it is an LV, and the rest for root, the LVM PV or
 // the RAID member. With raid1 both disks get the same partitions, sized for
 // the smaller disk.
-func makeLayout(s *spec.Spec) (*layout, error) {
+func makeLayout(s *spec.Spec, uuids ArrayUUIDs) (*layout, error) {
 	l := &layout{
 		gpt:  s.PartitionTable == "gpt",
 		uefi: s.Firmware == "uefi",
 		lvm:  s.LVM,
 		raid: s.RAID == "raid1",
+	}
+	switch {
+	case !l.uefi:
+		l.bootLoader = grubBIOS
+	case l.gpt:
+		l.bootLoader = systemdBoot
+	default:
+		l.bootLoader = grubEFI
 	}
 	n := 1
 	if l.raid {
@@ -121,7 +145,7 @@ func makeLayout(s *spec.Spec) (*layout, error) {
 	case l.uefi:
 		use := fmt.Sprintf("vfat %q mounted at /boot", espLabel)
 		if l.raid {
-			// systemd-boot manages one ESP; the second disk's stays empty
+			// The boot loader manages one ESP; the second disk's stays empty
 			// so that both disks have the same layout.
 			use += fmt.Sprintf(" (only %s; %s stays empty)", partDev(l.disks[0], 1), partDev(l.disks[1], 1))
 		}
@@ -144,7 +168,7 @@ func makeLayout(s *spec.Spec) (*layout, error) {
 		l.swapDev = partDev(l.disks[0], p.Number)
 		if l.raid {
 			l.swapDev = mdSwap
-			l.md = append(l.md, mdArray{dev: mdSwap, members: members(l.disks, p.Number)})
+			l.md = append(l.md, mdArray{dev: mdSwap, name: "swap", uuid: uuids.Swap, members: members(l.disks, p.Number)})
 		}
 	}
 
@@ -168,7 +192,7 @@ func makeLayout(s *spec.Spec) (*layout, error) {
 	blockDev := rootPart
 	if l.raid {
 		blockDev = mdRoot
-		l.md = append(l.md, mdArray{dev: mdRoot, members: members(l.disks, root.Number)})
+		l.md = append(l.md, mdArray{dev: mdRoot, name: "root", uuid: uuids.Root, members: members(l.disks, root.Number)})
 	}
 	l.rootDev = blockDev
 	if l.lvm {
@@ -180,19 +204,28 @@ func makeLayout(s *spec.Spec) (*layout, error) {
 	}
 
 	l.rootSize = rootFSSize(diskSize-rootStart-endSlack, l)
-	if l.rootSize < spec.MinRootSize {
+	minRoot := s.MinInstallRootFor()
+	if l.rootSize < minRoot {
 		need := diskSize
-		for rootFSSize(need-rootStart-endSlack, l) < spec.MinRootSize {
+		for rootFSSize(need-rootStart-endSlack, l) < minRoot {
 			need += spec.MiB
 		}
 		what := "partitioning overhead"
 		if l.raid || l.lvm {
 			what = "RAID/LVM metadata and partitioning overhead"
 		}
-		return nil, fmt.Errorf("disks[%d].size: %s leaves %s for the root file system after the %s and %s (need at least %s; use a disk of at least %s)",
-			small, s.Disks[small].Size, max(l.rootSize, 0), beforeRoot(l), what, spec.MinRootSize, need)
+		return nil, fmt.Errorf("disks[%d].size: %s leaves %s for the root file system after the %s and %s (%s needs at least %s; use a disk of at least %s)",
+			small, s.Disks[small].Size, max(l.rootSize, 0), beforeRoot(l), what, closureName(s), minRoot, need)
 	}
 	return l, nil
+}
+
+// closureName says what the install's size minimum is for.
+func closureName(s *spec.Spec) string {
+	if s.Desktop != "none" {
+		return "NixOS with the " + s.Desktop + " desktop"
+	}
+	return "a minimal NixOS"
 }
 
 // beforeRoot names what precedes root on the disk, for error messages.

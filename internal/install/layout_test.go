@@ -47,13 +47,13 @@ func TestLayoutSizes(t *testing.T) {
 		},
 		{
 			name:   "lvm extents",
-			mutate: func(s *spec.Spec) { s.LVM, s.Swap, s.Disks = true, 1001*spec.MiB, []spec.Disk{{Size: 5 * spec.GiB}} },
+			mutate: func(s *spec.Spec) { s.LVM, s.Swap, s.Disks = true, 1001*spec.MiB, []spec.Disk{{Size: 6 * spec.GiB}} },
 			want: []string{
 				`/dev/vda1             start 1M     size 512M    type EF00: vfat "ESP" mounted at /boot`,
-				`/dev/vda2             start 513M   size 4606M   type 8E00: LVM PV of VG nixvm: LV swap 1001M, LV root (ext4 "nixos" mounted at /)`,
+				`/dev/vda2             start 513M   size 5630M   type 8E00: LVM PV of VG nixvm: LV swap 1001M, LV root (ext4 "nixos" mounted at /)`,
 			},
-			// (4606 - 1) rounded down to 4M extents = 4604; swap LV 1004.
-			root: (4604 - 1004) * spec.MiB,
+			// (5630 - 1) rounded down to 4M extents = 5628; swap LV 1004.
+			root: (5628 - 1004) * spec.MiB,
 		},
 	}
 	for _, tt := range tests {
@@ -93,29 +93,40 @@ func TestLayoutSizes(t *testing.T) {
 	}
 }
 
-// The smallest disks spec.Validate accepts leave a root smaller than 1 GiB
-// once alignment and metadata are counted: Make says so and how big the
-// disk must be, and that size works.
+// Disks that leave the root file system below the install minimum (4 GiB,
+// 8 GiB with a desktop: docs/spec.md) once alignment and metadata are
+// counted: Make says so, names the minimum and how big the disk must be,
+// and that size works.
 func TestRootTooSmall(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(s *spec.Spec)
 		want   string
+		min    spec.Size
 	}{
-		{"uefi", func(s *spec.Spec) { s.Disks = []spec.Disk{{Size: 1536 * spec.MiB}} },
-			"disks[0].size: 1536M leaves 1022M for the root file system after the 512M ESP and partitioning overhead (need at least 1G; use a disk of at least 1538M)"},
+		// 4096 - 1 - 512 - 1 = 3582
+		{"uefi", func(s *spec.Spec) { s.Disks = []spec.Disk{{Size: 4 * spec.GiB}} },
+			"disks[0].size: 4G leaves 3582M for the root file system after the 512M ESP and partitioning overhead (a minimal NixOS needs at least 4G; use a disk of at least 4610M)", 4 * spec.GiB},
 		{"bios gpt swap", func(s *spec.Spec) {
-			s.Firmware, s.Swap, s.Disks = "bios", spec.GiB, []spec.Disk{{Size: 2 * spec.GiB}}
-		}, "disks[0].size: 2G leaves 1021M for the root file system after the 1M bios-boot, 1G swap and partitioning overhead (need at least 1G; use a disk of at least 2051M)"},
+			s.Firmware, s.Swap, s.Disks = "bios", spec.GiB, []spec.Disk{{Size: 5 * spec.GiB}}
+		}, "disks[0].size: 5G leaves 4093M for the root file system after the 1M bios-boot, 1G swap and partitioning overhead (a minimal NixOS needs at least 4G; use a disk of at least 5123M)", 4 * spec.GiB},
 		{"raid1 lvm names the smaller disk", func(s *spec.Spec) {
-			s.RAID, s.LVM, s.Swap, s.Disks = "raid1", true, 512*spec.MiB, []spec.Disk{{Size: 20 * spec.GiB}, {Size: 2 * spec.GiB}}
-		}, "disks[1].size: 2G leaves 1016M for the root file system after the 512M ESP, 512M swap LV and RAID/LVM metadata and partitioning overhead (need at least 1G; use a disk of at least 2053M)"},
+			s.RAID, s.LVM, s.Swap, s.Disks = "raid1", true, 512*spec.MiB, []spec.Disk{{Size: 20 * spec.GiB}, {Size: 5 * spec.GiB}}
+		}, "disks[1].size: 5G leaves 4088M for the root file system after the 512M ESP, 512M swap LV and RAID/LVM metadata and partitioning overhead (a minimal NixOS needs at least 4G; use a disk of at least 5128M)", 4 * spec.GiB},
+		{"desktop needs 8G", func(s *spec.Spec) {
+			s.Desktop, s.Disks = "i3", []spec.Disk{{Size: 8 * spec.GiB}}
+		}, "disks[0].size: 8G leaves 7678M for the root file system after the 512M ESP and partitioning overhead (NixOS with the i3 desktop needs at least 8G; use a disk of at least 8706M)", 8 * spec.GiB},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Make(inputs(testSpec(t, tt.mutate)))
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("Make:\n got %v\nwant %s", err, tt.want)
+			}
+			// CheckSpec, which create runs before any download, says the same.
+			sp := testSpec(t, tt.mutate)
+			if err := CheckSpec(&sp); err == nil || err.Error() != tt.want {
+				t.Fatalf("CheckSpec:\n got %v\nwant %s", err, tt.want)
 			}
 			// The suggested size is enough.
 			need := tt.want[strings.LastIndex(tt.want, " ")+1 : len(tt.want)-1]
@@ -132,8 +143,8 @@ func TestRootTooSmall(t *testing.T) {
 			if err != nil {
 				t.Fatalf("with the suggested %s: %v", need, err)
 			}
-			if p.RootSize < spec.GiB || p.RootSize > spec.GiB+8*spec.MiB {
-				t.Errorf("with the suggested %s: root %s, want just over 1G", need, p.RootSize)
+			if p.RootSize < tt.min || p.RootSize > tt.min+8*spec.MiB {
+				t.Errorf("with the suggested %s: root %s, want just over %s", need, p.RootSize, tt.min)
 			}
 		})
 	}

@@ -25,16 +25,29 @@ func configurationNix(in Inputs, l *layout) string {
 	line("{")
 	line("  imports = [ ./hardware-configuration.nix ./%s ];", SeedExtra)
 	line("")
-	if l.uefi {
+	switch l.bootLoader {
+	case systemdBoot:
 		line("  boot.loader.systemd-boot.enable = true;")
 		line("  boot.loader.efi.canTouchEfiVariables = true;")
-	} else {
+	case grubEFI:
+		line("  # systemd-boot needs a GPT disk; on MBR, GRUB boots UEFI from the ESP")
+		line("  # (type 0xEF). Installed at the removable path EFI/BOOT, which the")
+		line("  # firmware finds without an NVRAM entry.")
+		line("  boot.loader.grub.enable = true;")
+		line("  boot.loader.grub.efiSupport = true;")
+		line(`  boot.loader.grub.device = "nodev";`)
+		line("  boot.loader.grub.efiInstallAsRemovable = true;")
+	case grubBIOS:
 		line("  boot.loader.grub.enable = true;")
 		if len(l.bootDevices) == 1 {
 			line("  boot.loader.grub.device = %s;", nixString(l.bootDevices[0]))
 		} else {
 			line("  boot.loader.grub.devices = %s;", nixList(l.bootDevices))
 		}
+	}
+	if l.bootLoader != systemdBoot {
+		line("  # GRUB's menu and errors on the serial console too, for nixvm console.")
+		line(`  boot.loader.grub.extraConfig = "serial --unit=0 --speed=115200; terminal_input serial console; terminal_output serial console";`)
 	}
 	line("  boot.loader.timeout = 1;")
 	line(`  boot.kernelParams = [ "console=tty0" "console=ttyS0,115200n8" ];`)
@@ -43,13 +56,25 @@ func configurationNix(in Inputs, l *layout) string {
 	}
 	if l.raid {
 		line("  boot.swraid.enable = true;")
-		// mdadm refuses to monitor without somewhere to report to.
-		line(`  boot.swraid.mdadmConf = "MAILADDR root";`)
+		// mdadm refuses to monitor without somewhere to report to; the
+		// ARRAY lines let the initrd assemble the arrays by UUID under
+		// their names (/dev/md/root), with the scripted and the systemd
+		// initrd alike.
+		line("  boot.swraid.mdadmConf = ''")
+		line("    MAILADDR root")
+		for _, md := range l.md {
+			line("    ARRAY %s metadata=1.2 UUID=%s name=%s:%s", md.dev, md.uuid, s.Name, md.name)
+		}
+		line("  '';")
 	}
 	line("")
 	line("  networking.hostName = %s;", nixString(s.Name))
 	line("  networking.useDHCP = lib.mkDefault true;")
 	line("  services.qemuGuest.enable = true;")
+	line("")
+	line("  # The binary caches nixos-install used; nixos-rebuild uses them too.")
+	line("  nix.settings.substituters = %s;", nixList(s.Substituters))
+	line("  nix.settings.trusted-public-keys = %s;", nixList(s.TrustedPublicKeys))
 	line("")
 	line("  # SSH with keys only. The host key was made by nixvm and put in place by")
 	line("  # the installer, so nixvm knows it before the first connection.")

@@ -7,6 +7,9 @@
 package install
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"regexp"
@@ -18,8 +21,9 @@ import (
 // Phase markers printed by install.sh on the serial console, each on a line
 // of its own, which the driver waits for:
 //
-//	NIXVM-PHASE partitioning | formatting | configuring | installing | done
+//	NIXVM-PHASE network | partitioning | formatting | configuring | installing | done
 //	NIXVM-FAILED phase=<phase> rc=<n> cmd=<the failing command>
+//	NIXVM-FAILED phase=<phase> rc=<n> msg=<what is wrong, for people>
 const (
 	MarkerPhase  = "NIXVM-PHASE"
 	MarkerFailed = "NIXVM-FAILED"
@@ -28,6 +32,7 @@ const (
 // The phases install.sh reports, in order; the driver's phases of the
 // same names follow them.
 const (
+	phaseNetwork      = "network"
 	phasePartitioning = "partitioning"
 	phaseFormatting   = "formatting"
 	phaseConfiguring  = "configuring"
@@ -65,6 +70,45 @@ type Inputs struct {
 	StateVersionComment string
 	User                string // the wheel user to create, e.g. "nixos"
 	AuthorizedKey       string // the user's key: "ssh-ed25519 AAAA... comment"
+	// ArrayUUIDs name the RAID1 arrays; NewArrayUUIDs makes random ones.
+	// Needed only with raid1.
+	ArrayUUIDs ArrayUUIDs
+}
+
+// ArrayUUIDs are the md UUIDs of the RAID1 arrays, in mdadm's form
+// (xxxxxxxx:xxxxxxxx:xxxxxxxx:xxxxxxxx). They are chosen at plan time so
+// that install.sh creates the arrays with them and configuration.nix lists
+// them in ARRAY lines.
+type ArrayUUIDs struct {
+	Root, Swap string
+}
+
+var mdUUIDRE = regexp.MustCompile(`^[0-9a-f]{8}(:[0-9a-f]{8}){3}$`)
+
+// NewArrayUUIDs makes random array UUIDs.
+func NewArrayUUIDs() (ArrayUUIDs, error) {
+	var u ArrayUUIDs
+	for _, dst := range []*string{&u.Root, &u.Swap} {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return u, fmt.Errorf("make a RAID array UUID: %w", err)
+		}
+		h := hex.EncodeToString(b[:])
+		*dst = h[0:8] + ":" + h[8:16] + ":" + h[16:24] + ":" + h[24:32]
+	}
+	return u, nil
+}
+
+// ArrayUUIDsFor derives fixed array UUIDs from a name, for plans that are
+// only printed (nixvm plan): the same spec prints the same plan. create
+// uses NewArrayUUIDs.
+func ArrayUUIDsFor(name string) ArrayUUIDs {
+	f := func(what string) string {
+		sum := sha256.Sum256([]byte("nixvm md " + what + " " + name))
+		h := hex.EncodeToString(sum[:16])
+		return h[0:8] + ":" + h[8:16] + ":" + h[16:24] + ":" + h[24:32]
+	}
+	return ArrayUUIDs{Root: f("root"), Swap: f("swap")}
 }
 
 // Plan is the install as data.
@@ -107,12 +151,26 @@ func Make(in Inputs) (*Plan, error) {
 	if err := CheckExtraConfig(s.ExtraConfig); err != nil {
 		return nil, err
 	}
-	l, err := makeLayout(&s)
+	if s.RAID == "raid1" {
+		for _, u := range []string{in.ArrayUUIDs.Root, in.ArrayUUIDs.Swap} {
+			if !mdUUIDRE.MatchString(u) {
+				return nil, fmt.Errorf("array UUID: %q is not in mdadm's form xxxxxxxx:xxxxxxxx:xxxxxxxx:xxxxxxxx (lower-case hex)", u)
+			}
+		}
+	}
+	if err := CheckSpec(&s); err != nil {
+		return nil, err
+	}
+	l, err := makeLayout(&s, in.ArrayUUIDs)
 	if err != nil {
 		return nil, err
 	}
+	conf := configurationNix(in, l)
+	if err := checkRelease(in.Release, conf); err != nil {
+		return nil, err
+	}
 	return &Plan{
-		ConfigurationNix: configurationNix(in, l),
+		ConfigurationNix: conf,
 		ExtraNix:         extraNix(s.ExtraConfig),
 		InstallScript:    installScript(&s, l),
 		Partitions:       l.parts,
@@ -128,6 +186,18 @@ func checkAuthorizedKey(k string) error {
 		return fmt.Errorf("authorized key: must be one line (give a public key line like \"ssh-ed25519 AAAA... comment\")")
 	}
 	return nil
+}
+
+// CheckSpec checks what an unattended install of s needs beyond a valid
+// VM: enough memory for the live installer and enough disk for the root
+// file system after the layout's other partitions. It is pure and quick, so
+// create runs it before anything is downloaded or made.
+func CheckSpec(s *spec.Spec) error {
+	if err := s.ValidateInstall(); err != nil {
+		return err
+	}
+	_, err := makeLayout(s, ArrayUUIDsFor(s.Name))
+	return err
 }
 
 // SeedFile is one file of the seed image.

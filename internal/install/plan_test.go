@@ -45,7 +45,7 @@ func testSpec(t testing.TB, mutate func(s *spec.Spec)) spec.Spec {
 }
 
 func inputs(s spec.Spec) Inputs {
-	return Inputs{Spec: s, Release: "25.11", User: "nixos", AuthorizedKey: testKey}
+	return Inputs{Spec: s, Release: "25.11", User: "nixos", AuthorizedKey: testKey, ArrayUUIDs: ArrayUUIDsFor(s.Name)}
 }
 
 // The matrix of issue 4: firmware x partition table x swap/LVM/RAID, the
@@ -249,8 +249,22 @@ func TestConfigurationOptions(t *testing.T) {
 			[]string{`  boot.loader.grub.enable = true;`, `  boot.loader.grub.device = "/dev/vda";`},
 			[]string{"systemd-boot", "grub.devices", "swraid", "lvm", "xserver"}, 2},
 		{"bios raid1", func(s *spec.Spec) { s.Firmware, s.RAID = "bios", "raid1" },
-			[]string{`  boot.loader.grub.devices = [ "/dev/vda" "/dev/vdb" ];`, `  boot.swraid.enable = true;`, `  boot.swraid.mdadmConf = "MAILADDR root";`},
-			[]string{"grub.device =", "systemd-boot"}, 2},
+			[]string{`  boot.loader.grub.devices = [ "/dev/vda" "/dev/vdb" ];`, `  boot.swraid.enable = true;`, `  boot.swraid.mdadmConf = ''`, `    MAILADDR root`,
+				`    ARRAY /dev/md/root metadata=1.2 UUID=` + ArrayUUIDsFor("lab").Root + ` name=lab:root`},
+			[]string{"grub.device =", "systemd-boot", "/dev/md/swap"}, 2},
+		{"bios raid1 swap", func(s *spec.Spec) { s.Firmware, s.RAID, s.Swap = "bios", "raid1", spec.GiB },
+			[]string{`    ARRAY /dev/md/root metadata=1.2 UUID=` + ArrayUUIDsFor("lab").Root + ` name=lab:root`,
+				`    ARRAY /dev/md/swap metadata=1.2 UUID=` + ArrayUUIDsFor("lab").Swap + ` name=lab:swap`},
+			nil, 3},
+		{"uefi gpt: systemd-boot", func(s *spec.Spec) {},
+			[]string{`  boot.loader.systemd-boot.enable = true;`, `  boot.loader.efi.canTouchEfiVariables = true;`},
+			[]string{"grub"}, 2},
+		// bootctl refuses an ESP on MBR: GRUB in EFI mode, removable path,
+		// and not canTouchEfiVariables too (NixOS asserts one of them).
+		{"uefi mbr: grub efi", func(s *spec.Spec) { s.PartitionTable = "mbr" },
+			[]string{`  boot.loader.grub.enable = true;`, `  boot.loader.grub.efiSupport = true;`, `  boot.loader.grub.device = "nodev";`,
+				`  boot.loader.grub.efiInstallAsRemovable = true;`},
+			[]string{"boot.loader.systemd-boot", "canTouchEfiVariables", "/dev/vda\""}, 2},
 		{"uefi lvm", func(s *spec.Spec) { s.LVM = true },
 			[]string{`  boot.loader.systemd-boot.enable = true;`, `  boot.loader.efi.canTouchEfiVariables = true;`, `  boot.initrd.services.lvm.enable = true;`},
 			[]string{"grub", "swraid"}, 2},
@@ -267,6 +281,8 @@ func TestConfigurationOptions(t *testing.T) {
 		`  networking.hostName = "lab";`,
 		`  networking.useDHCP = lib.mkDefault true;`,
 		`  services.qemuGuest.enable = true;`,
+		`  nix.settings.substituters = [ "https://cache.nixos.org" ];`,
+		`  nix.settings.trusted-public-keys = [ "` + spec.DefaultTrustedPublicKey + `" ];`,
 		`  services.openssh.enable = true;`,
 		`  services.openssh.settings.PasswordAuthentication = false;`,
 		`  services.openssh.settings.KbdInteractiveAuthentication = false;`,
@@ -314,7 +330,7 @@ func init() {
 	for _, c := range strings.Fields(`
 		sgdisk sfdisk wipefs mkswap swapon swapoff mkfs.ext4 mkfs.fat mount umount udevadm
 		mdadm pvcreate vgcreate lvcreate vgchange nixos-generate-config nixos-install poweroff
-		install mkdir sync sleep readlink dirname
+		install mkdir sync sleep readlink dirname ip grep curl until network_down
 		set shopt exec trap local printf echo exit return break for if then fi done do [ } !
 		enter wait_for failed`) {
 		scriptTools[c] = true

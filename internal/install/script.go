@@ -83,6 +83,7 @@ func installScript(s *spec.Spec, l *layout) string {
 	}
 	line("# Root file system: about %s.", l.rootSize)
 	b.WriteString(scriptHelpers)
+	writeNetworkWait(line, s)
 	writeCleanup(line, l)
 
 	line("")
@@ -109,8 +110,12 @@ func installScript(s *spec.Spec, l *layout) string {
 		line("# Both disks are new, all-zero images, so the mirrors already agree:")
 		line("# --assume-clean skips a resync that would write the whole second disk.")
 		var arrays []string
+		line("# The UUID and homehost are the ones boot.swraid.mdadmConf names, so the")
+		line("# installed system assembles the array by its ARRAY line. --bitmap and")
+		line("# --run answer mdadm >= 4.3's questions (nothing can answer here).")
 		for _, md := range l.md {
-			line("mdadm --create %s --level=1 --raid-devices=2 --metadata=1.2 --assume-clean --run %s", md.dev, strings.Join(md.members, " "))
+			line("mdadm --create %s --level=1 --raid-devices=2 --metadata=1.2 --homehost=%s --uuid=%s --bitmap=internal --assume-clean --run %s",
+				md.dev, s.Name, md.uuid, strings.Join(md.members, " "))
 			arrays = append(arrays, md.dev)
 		}
 		line("wait_for %s", strings.Join(arrays, " "))
@@ -160,7 +165,8 @@ func installScript(s *spec.Spec, l *layout) string {
 
 	line("")
 	line("enter \"%s\"", phaseInstalling)
-	line("nixos-install --root /mnt --no-root-passwd </dev/null")
+	line("nixos-install --root /mnt --no-root-passwd --option substituters %s --option trusted-public-keys %s </dev/null",
+		shellQuote(strings.Join(s.Substituters, " ")), shellQuote(strings.Join(s.TrustedPublicKeys, " ")))
 
 	line("")
 	line("sync")
@@ -224,4 +230,52 @@ func writeCleanup(line func(string, ...any), l *layout) {
 	line("\twipefs -a \"$dev\" >/dev/null 2>&1 || true")
 	line("done")
 	line("shopt -u nullglob")
+}
+
+// writeNetworkWait writes the first phase: wait, within the spec's network
+// timeout, for a default route and for every substituter to answer (its
+// nix-cache-info). The live system's network comes up in the background
+// (dhcpcd), and Nix silently drops a substituter that does not answer its
+// first query and then builds everything from source; so a network that is
+// down must fail here, before the disks are touched, with a message that
+// says so.
+func writeNetworkWait(line func(string, ...any), s *spec.Spec) {
+	secs := int(s.NetworkTimeout.Seconds())
+	line("")
+	line("enter \"%s\"", phaseNetwork)
+	line("# No network: one line saying so, and nothing else runs.")
+	line("network_down() {")
+	line("\ttrap - ERR EXIT")
+	line("\tprintf '\\n%s phase=%s rc=1 msg=%%s\\n' \"the network is down: $1\"", MarkerFailed, phaseNetwork)
+	line("\texit 1")
+	line("}")
+	line("net_deadline=$((SECONDS + %d))", secs)
+	line("until ip route show default | grep -q .; do")
+	line("\tif ((SECONDS >= net_deadline)); then")
+	line("\t\tnetwork_down \"no default route within %d s\"", secs)
+	line("\tfi")
+	line("\tsleep 1")
+	line("done")
+	line("substituters=(%s)", shellWords(s.Substituters))
+	line("for sub in \"${substituters[@]}\"; do")
+	line("\tuntil curl -fsS -o /dev/null --connect-timeout 5 --max-time 15 \"${sub%%/}/nix-cache-info\"; do")
+	line("\t\tif ((SECONDS >= net_deadline)); then")
+	line("\t\t\tnetwork_down \"binary cache $sub did not answer within %d s\"", secs)
+	line("\t\tfi")
+	line("\t\tsleep 2")
+	line("\tdone")
+	line("done")
+}
+
+// shellQuote quotes w for bash as one word.
+func shellQuote(w string) string {
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
+
+func shellWords(v []string) string {
+	q := make([]string, len(v))
+	for i, w := range v {
+		q[i] = shellQuote(w)
+	}
+	return strings.Join(q, " ")
 }
