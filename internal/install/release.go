@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/nixvm/nixvm/internal/iso"
 )
 
 // OptionsSince lists, for every option prefix that nixvm's configuration.nix
@@ -92,4 +94,21 @@ func CheckRelease(in Inputs) error {
 		return err
 	}
 	return checkRelease(in.Release, configurationNix(in, l))
+}
+
+var yymmRE = regexp.MustCompile(`^\d\d\.\d\d$`)
+
+// InstallerRelease is the NixOS release (YY.MM) of an inspected installer:
+// from its label, or for an unstable ISO from its version (26.05pre...).
+// It becomes system.stateVersion and decides which options exist.
+func InstallerRelease(info *iso.Info) (string, error) {
+	if yymmRE.MatchString(info.Release) {
+		return info.Release, nil
+	}
+	if parts := strings.SplitN(info.Version, ".", 3); len(parts) >= 2 {
+		if r := parts[0] + "." + parts[1][:min(2, len(parts[1]))]; yymmRE.MatchString(r) {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("cannot tell the NixOS release of the installer (label %q, version %q): is it a NixOS ISO?", info.Label, info.Version)
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixvm/nixvm/internal/iso"
 	"github.com/nixvm/nixvm/internal/spec"
 )
 
@@ -53,5 +54,20 @@ func TestOptionNames(t *testing.T) {
 	got := strings.Join(OptionNames(conf), ",")
 	if want := `boot.loader.timeout,boot.swraid.mdadmConf,a.b-c.d`; got != want {
 		t.Fatalf("OptionNames = %s, want %s", got, want)
+	}
+}
+
+func TestInstallerRelease(t *testing.T) {
+	tests := []struct{ release, version, want, wantErr string }{
+		{"25.11", "25.11.1234.abcdef", "25.11", ""},
+		{"", "26.05pre123456.abcdef", "26.05", ""}, // unstable: the label says no release
+		{"", "", "", "cannot tell the NixOS release"},
+		{"", "garbage", "", "cannot tell the NixOS release"},
+	}
+	for _, tt := range tests {
+		got, err := InstallerRelease(&iso.Info{Release: tt.release, Version: tt.version, Label: "x"})
+		if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("InstallerRelease(%q, %q) = %q, %v; want %q, %q", tt.release, tt.version, got, err, tt.want, tt.wantErr)
+		}
 	}
 }
