@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +70,63 @@ func standinISO(t *testing.T, extra string) string {
 	return standinPath
 }
 
+// binaryCache is a loopback stand-in for cache.nixos.org: it answers
+// /nix-cache-info as a Nix binary cache does. The guest reaches the host's
+// loopback at 10.0.2.2 (QEMU user networking), so installs are pointed at
+// it with --substituter and never need the internet.
+type binaryCache struct {
+	URL  string // as the guest sees it
+	mu   sync.Mutex
+	hits int
+}
+
+func startBinaryCache(t *testing.T) *binaryCache {
+	t.Helper()
+	c := &binaryCache{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/nix-cache-info" {
+			http.NotFound(w, r)
+			return
+		}
+		c.mu.Lock()
+		c.hits++
+		c.mu.Unlock()
+		io.WriteString(w, "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 30\n")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c.URL = fmt.Sprintf("http://10.0.2.2:%d", ln.Addr().(*net.TCPAddr).Port)
+	return c
+}
+
+func (c *binaryCache) Hits() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits
+}
+
+// deadPort is a loopback port where nothing listens.
+func deadPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// installArgs are the flags every e2e install uses: the stand-in's
+// minimums (2G of memory; disks the tests size) and the loopback cache.
+func installArgs(cache *binaryCache) []string {
+	return []string{"--memory", "2G", "--substituter", cache.URL}
+}
+
 type installCase struct {
 	name  string
 	flags []string
@@ -100,13 +158,31 @@ func TestInstall(t *testing.T) {
 			expectOut(t, guest(t, e, name, "lsblk -no TYPE \"$(findmnt -no SOURCE /)\""), "lvm")
 			expectOut(t, guest(t, e, name, "test -d /sys/firmware/efi && echo uefi || echo bios"), "uefi")
 		}},
-		{"uefi-gpt-raid1", []string{"--firmware", "uefi", "--partition-table", "gpt", "--raid", "raid1", "--disk", "4G", "--disk", "4G"}, func(t *testing.T, e *env, name string) {
+		{"uefi-gpt-raid1", []string{"--firmware", "uefi", "--partition-table", "gpt", "--raid", "raid1", "--disk", "6G", "--disk", "6G"}, func(t *testing.T, e *env, name string) {
 			expectOut(t, guest(t, e, name, "sudo blkid -o value -s PTTYPE /dev/vdb"), "gpt")
 			mdstat := guest(t, e, name, "cat /proc/mdstat")
 			if !strings.Contains(mdstat, "raid1") || !strings.Contains(mdstat, "vda") || !strings.Contains(mdstat, "vdb") {
 				t.Fatalf("no RAID1 over vda and vdb:\n%s", mdstat)
 			}
 			expectOut(t, guest(t, e, name, "lsblk -no TYPE \"$(findmnt -no SOURCE /)\""), "raid1")
+			// Assembled by its ARRAY line, under its name: /dev/md/root,
+			// with the UUID and homehost the plan chose.
+			expectOut(t, guest(t, e, name, "test -b /dev/md/root && echo present"), "present")
+			expectOut(t, guest(t, e, name, "sudo mdadm --detail /dev/md/root | awk '$1 == \"Name\" { print $3 }'"), name+":root")
+			uuid := strings.TrimSpace(guest(t, e, name, "sudo mdadm --detail /dev/md/root | awk '$1 == \"UUID\" { print $3 }'"))
+			conf := guest(t, e, name, "cat /etc/mdadm/mdadm.conf")
+			if !strings.Contains(conf, "ARRAY /dev/md/root metadata=1.2 UUID="+uuid+" name="+name+":root") || !strings.Contains(conf, "MAILADDR root") {
+				t.Fatalf("mdadm.conf lacks the ARRAY line of /dev/md/root (UUID %s):\n%s", uuid, conf)
+			}
+		}},
+		// systemd-boot cannot install on MBR: GRUB in EFI mode from an ESP
+		// of type 0xEF, at the removable path.
+		{"uefi-mbr-swap", []string{"--firmware", "uefi", "--partition-table", "mbr", "--swap", "1G"}, func(t *testing.T, e *env, name string) {
+			expectOut(t, guest(t, e, name, "sudo blkid -o value -s PTTYPE /dev/vda"), "dos")
+			expectOut(t, guest(t, e, name, "test -d /sys/firmware/efi && echo uefi || echo bios"), "uefi")
+			expectOut(t, guest(t, e, name, "tail -n +2 /proc/swaps | wc -l"), "1")
+			expectOut(t, guest(t, e, name, "sudo sfdisk --part-type /dev/vda 1"), "ef")
+			expectOut(t, guest(t, e, name, "sudo test -f /boot/EFI/BOOT/BOOTX64.EFI && echo grub-efi"), "grub-efi")
 		}},
 	}
 	iso := standinISO(t, "")
@@ -115,16 +191,21 @@ func TestInstall(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			name := c.name
-			args := append([]string{"create", name, "--iso", iso, "--memory", "1G", "--json"}, c.flags...)
+			cache := startBinaryCache(t)
+			args := append(append([]string{"create", name, "--iso", iso, "--json"}, installArgs(cache)...), c.flags...)
 			if !hasFlag(c.flags, "--disk") {
-				args = append(args, "--disk", "4G")
+				args = append(args, "--disk", "6G")
 			}
 			r := e.run(args...)
 			if r.code != 0 {
 				t.Fatalf("create %s: exit %d\n%s\n%s", name, r.code, tail(r.out, 30), r.err)
 			}
 			checkEvents(t, r.out)
+			if cache.Hits() == 0 {
+				t.Errorf("the install never asked the binary cache %s", cache.URL)
+			}
 			checkCommon(t, e, name)
+			checkGuestAgent(t, e, name)
 			c.check(t, e, name)
 
 			e.ok("stop", name)
@@ -145,7 +226,9 @@ func TestInstallFailureAndRetry(t *testing.T) {
 	bad := standinISO(t, "nixvm.test.fail-install")
 	good := standinISO(t, "")
 	e := newEnv(t)
-	r := e.run("create", "retry", "--iso", bad, "--firmware", "bios", "--memory", "1G", "--disk", "3G")
+	cache := startBinaryCache(t)
+	args := append([]string{"--firmware", "bios", "--disk", "6G"}, installArgs(cache)...)
+	r := e.run(append([]string{"create", "retry", "--iso", bad}, args...)...)
 	if r.code == 0 {
 		t.Fatal("create with a failing installer succeeded")
 	}
@@ -164,7 +247,7 @@ func TestInstallFailureAndRetry(t *testing.T) {
 	if logs := e.ok("logs", "retry"); !strings.Contains(logs, "NIXVM-FAILED") {
 		t.Fatalf("the failed VM's console log does not show the failure:\n%s", tail(logs, 20))
 	}
-	e.ok("create", "retry", "--iso", good, "--firmware", "bios", "--memory", "1G", "--disk", "3G")
+	e.ok(append([]string{"create", "retry", "--iso", good}, args...)...)
 	expectOut(t, guest(t, e, "retry", "hostname"), "retry")
 	e.ok("rm", "--force", "retry")
 }
@@ -214,7 +297,7 @@ func checkEvents(t *testing.T, out string) {
 		}
 	}
 	got := strings.Join(phases, ",")
-	for _, want := range []string{"fetching-image", "booting-installer", "partitioning", "installing", "first-boot", "ready"} {
+	for _, want := range []string{"fetching-image", "booting-installer", "network", "partitioning", "installing", "first-boot", "ready"} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("phases %s lack %s", got, want)
 		}
@@ -261,7 +344,7 @@ func hasFlag(args []string, flag string) bool {
 func TestInstallInterrupted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cmd := exec.Command(nixvmBin, "create", "intr", "--iso", testISO, "--firmware", "bios", "--memory", "512M", "--disk", "2G", "--json")
+	cmd := exec.Command(nixvmBin, "create", "intr", "--iso", testISO, "--firmware", "bios", "--memory", "2G", "--disk", "6G", "--json")
 	cmd.Env = e.vars
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -307,4 +390,90 @@ func TestInstallInterrupted(t *testing.T) {
 	}
 	e.ok("rm", "intr")
 	assertNoVMs(t, e)
+}
+
+// TestInstallNetwork: the installer's network comes up late (the stand-in
+// delays it by its nixvm.test.network-delay kernel parameter, as dhcpcd on
+// the real ISO can be slow) and the install waits for it and succeeds; with
+// a binary cache that never answers, the install fails in its own phase
+// "network", says the network is down, leaves the VM failed and has not
+// written a byte to the disk.
+func TestInstallNetwork(t *testing.T) {
+	t.Run("late", func(t *testing.T) {
+		t.Parallel()
+		late := standinISO(t, "nixvm.test.network-delay=25")
+		e := newEnv(t)
+		cache := startBinaryCache(t)
+		r := e.run(append([]string{"create", "late", "--iso", late, "--firmware", "bios", "--disk", "6G", "--json"}, installArgs(cache)...)...)
+		if r.code != 0 {
+			t.Fatalf("create with a late network: exit %d\n%s\n%s", r.code, tail(r.out, 30), r.err)
+		}
+		checkEvents(t, r.out)
+		// The wait really happened: the network phase lasted about as long
+		// as the delay (a lower bound that the delay causes, not a budget).
+		if d := phaseDuration(t, r.out, "network"); d < 10*time.Second {
+			t.Fatalf("the network phase took %s; the stand-in delays the network by 25 s, so the install did not wait for it", d)
+		}
+		expectOut(t, guest(t, e, "late", "hostname"), "late")
+	})
+	t.Run("down", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		dead := fmt.Sprintf("http://10.0.2.2:%d", deadPort(t))
+		r := e.run("create", "nonet", "--iso", standinISO(t, ""), "--firmware", "bios", "--disk", "6G", "--memory", "2G",
+			"--substituter", dead, "--network-timeout", "20s")
+		if r.code == 0 {
+			t.Fatal("create without a reachable binary cache succeeded")
+		}
+		want := "install failed in phase network: the network is down: binary cache " + dead + " did not answer within 20 s"
+		if !strings.Contains(r.err, want) {
+			t.Fatalf("failure report lacks %q:\n%s", want, r.err)
+		}
+		if st := e.status("nonet"); st.State != "failed" {
+			t.Fatalf("state = %s, want failed", st.State)
+		}
+		if logs := e.ok("logs", "nonet"); strings.Contains(logs, "NIXVM-PHASE partitioning") {
+			t.Fatalf("the script went on after the network check:\n%s", tail(logs, 20))
+		}
+		// Nothing was written to the disk: every cluster is unallocated.
+		out, err := exec.Command("qemu-img", "map", "--output=json", filepath.Join(e.data, "nixvm", "vms", "nonet", "disk0.qcow2")).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var extents []struct{ Data bool }
+		if err := json.Unmarshal(out, &extents); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range extents {
+			if x.Data {
+				t.Fatalf("the disk was written although the network was down: %s", out)
+			}
+		}
+	})
+}
+
+// phaseDuration is how long phase lasted in create --json output: from its
+// event to the next phase's.
+func phaseDuration(t *testing.T, out, phase string) time.Duration {
+	t.Helper()
+	var start, end float64 = -1, -1
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct {
+			Kind, Phase string
+			Elapsed     float64
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Kind != "phase" {
+			continue
+		}
+		switch {
+		case ev.Phase == phase && start < 0:
+			start = ev.Elapsed
+		case start >= 0 && end < 0 && ev.Phase != phase:
+			end = ev.Elapsed
+		}
+	}
+	if start < 0 || end < 0 {
+		t.Fatalf("no phase %s followed by another in:\n%s", phase, tail(out, 30))
+	}
+	return time.Duration((end - start) * float64(time.Second))
 }
