@@ -43,7 +43,9 @@ with --out DIR they are written there.`,
 		if err != nil {
 			return err
 		}
-		in := install.Inputs{Spec: *s, User: sshx.User}
+		// Fixed array UUIDs, so the same spec prints the same plan; create
+		// picks random ones.
+		in := install.Inputs{Spec: *s, User: sshx.User, ArrayUUIDs: install.ArrayUUIDsFor(s.Name)}
 		in.Release, in.StateVersionComment = planRelease(s.Release)
 		if in.AuthorizedKey, err = planAuthorizedKey(); err != nil {
 			return err
