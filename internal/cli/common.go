@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 
@@ -31,14 +32,19 @@ func completeVMNames(cmd *cobra.Command, args []string, toComplete string) ([]st
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
-// lockVM looks up an existing VM and takes its lock.
-func lockVM(name string) (store.Instance, *store.Lock, error) {
+// lockVM looks up an existing VM and takes its lock for op.
+func lockVM(name, op string) (store.Instance, *store.Lock, error) {
 	in, err := store.Lookup(name)
 	if err != nil {
 		return in, nil, err
 	}
-	l, err := in.TryLock()
+	l, err := in.TryLock(op)
 	return in, l, err
+}
+
+// logfTo returns a Logf that prints "nixvm: ..." lines to w.
+func logfTo(w io.Writer) func(string, ...any) {
+	return func(f string, a ...any) { fmt.Fprintf(w, "nixvm: "+f+"\n", a...) }
 }
 
 func writeJSON(w io.Writer, v any) error {

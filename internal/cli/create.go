@@ -72,10 +72,13 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 				return err
 			}
 		}
-		in, err := vm.Create(ctx, facts, s, vm.CreateOptions{Manual: manual})
+		lock, err := vm.Create(ctx, facts, s, vm.CreateOptions{Manual: manual})
 		if err != nil {
 			return err
 		}
+		// Held from the first file of the VM to the end of the install.
+		defer lock.Unlock()
+		in := lock.Instance()
 		if manual {
 			fmt.Fprintf(out, "Created VM %s in %s\n", s.Name, in.Dir)
 			fmt.Fprintf(out, "Start it with the installer attached: nixvm start %s\n", s.Name)
@@ -89,7 +92,7 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 		if asJSON {
 			rep = newJSONReporter(out)
 		}
-		res, err := install.Run(ctx, in, s, install.Options{
+		res, err := install.Run(ctx, lock, s, install.Options{
 			Facts:    facts,
 			Reporter: rep,
 			Source:   vm.InstallerSource{Override: installerISO, Pull: pull},
@@ -119,11 +122,11 @@ func removeFailed(ctx context.Context, name string, errw io.Writer) error {
 	if info := vm.Status(in); info.State != vm.StateFailed && info.State != vm.StateIncomplete {
 		return nil
 	}
-	lock, err := in.TryLock()
+	lock, err := in.TryLock("create")
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
 	fmt.Fprintf(errw, "nixvm: VM %s failed before; removing it to start over\n", name)
-	return vm.Remove(ctx, in, false)
+	return vm.Remove(ctx, lock, vm.RemoveOptions{})
 }

@@ -19,12 +19,12 @@ func newRmCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "stop the VM first if it is running")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		in, lock, err := lockVM(args[0])
+		in, lock, err := lockVM(args[0], "rm")
 		if err != nil {
 			return err
 		}
 		defer lock.Unlock()
-		if err := vm.Remove(cmd.Context(), in, force); err != nil {
+		if err := vm.Remove(cmd.Context(), lock, vm.RemoveOptions{Force: force, Logf: logfTo(cmd.ErrOrStderr())}); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "Removed VM %s\n", in.Name)

@@ -8,10 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/vm"
 )
 
 // Streams are the standard streams a command talks to.
@@ -33,13 +38,53 @@ func (e *exitError) Unwrap() error { return e.err }
 // withCode makes err exit the process with code.
 func withCode(code int, err error) error { return &exitError{code: code, err: err} }
 
-// Run executes nixvm with args and returns the process exit code.
+// SignalError is the cause of the context of SignalContext once a signal
+// arrived.
+type SignalError struct{ Signal syscall.Signal }
+
+func (e *SignalError) Error() string { return "got " + e.Signal.String() }
+
+// SignalContext returns a context that is cancelled, with a *SignalError
+// as its cause, on the first SIGINT or SIGTERM. Later signals are ignored
+// until stop is called, so that the command can finish undoing what it did.
+func SignalContext(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			s, _ := sig.(syscall.Signal)
+			cancel(&SignalError{Signal: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		signal.Stop(ch)
+		cancel(nil)
+	}
+}
+
+// Run executes nixvm with args and returns the process exit code. A command
+// cut short by ctx (Ctrl-C, SIGTERM) exits 128+signal (130 for Ctrl-C)
+// with one line that says what was undone.
 func Run(ctx context.Context, args []string, s Streams) int {
 	root := newRootCommand(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		code := 130
+		var se *SignalError
+		if errors.As(context.Cause(ctx), &se) && se.Signal != 0 {
+			code = 128 + int(se.Signal)
+		}
+		fmt.Fprintln(s.Err, "nixvm:", interruptedLine(err))
+		return code
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -80,4 +125,15 @@ func newRootCommand(s Streams) *cobra.Command {
 		newSSHConfigCommand(),
 	)
 	return root
+}
+
+// interruptedLine is the one line printed for an interrupted command: what
+// the operation says it undid, else that it stopped before changing a VM.
+func interruptedLine(err error) string {
+	var ie *vm.InterruptedError
+	if errors.As(err, &ie) {
+		msg, _, _ := strings.Cut(ie.Msg, "\n")
+		return msg
+	}
+	return "interrupted before any VM was changed"
 }

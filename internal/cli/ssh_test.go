@@ -90,7 +90,12 @@ func testVM(t *testing.T, name string, specPort int, noHostKey bool) (store.Inst
 	if err := os.WriteFile(in.SpecFile(), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := in.WriteState(store.State{Phase: store.PhaseReady}); err != nil {
+	lock, err := in.TryLock("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	if err := lock.WriteState(store.State{Phase: store.PhaseReady}); err != nil {
 		t.Fatal(err)
 	}
 	if noHostKey {
@@ -124,7 +129,12 @@ func fakeRunning(t *testing.T, in store.Instance, port int) {
 	if err := os.WriteFile(in.PIDFile(), []byte(strconv.Itoa(p.Process.Pid)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := in.UpdateState(func(st *store.State) { st.SSHPort = port }); err != nil {
+	lock, err := in.TryLock("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	if err := lock.UpdateState(func(st *store.State) { st.SSHPort = port }); err != nil {
 		t.Fatal(err)
 	}
 }

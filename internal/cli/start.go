@@ -55,12 +55,12 @@ func newStartCommand() *cobra.Command {
 		}
 		var lock *store.Lock
 		if !dryRun {
-			if lock, err = in.TryLock(); err != nil {
+			if lock, err = in.TryLock("start"); err != nil {
 				return err
 			}
 			defer lock.Unlock()
 			if noISO {
-				if err := in.UpdateState(func(st *store.State) { st.Manual, st.ISO = false, "" }); err != nil {
+				if err := lock.UpdateState(func(st *store.State) { st.Manual, st.ISO = false, "" }); err != nil {
 					return err
 				}
 			}
@@ -90,7 +90,7 @@ func newStartCommand() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), qemu.Shell(plan.Argv))
 			return nil
 		}
-		started, err := vm.Start(ctx, facts, in, opts)
+		started, err := vm.Start(ctx, facts, lock, opts)
 		if err != nil {
 			return err
 		}

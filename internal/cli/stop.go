@@ -26,13 +26,14 @@ last resort. It says which of these ended the VM.`,
 		if opts.Timeout <= 0 {
 			return fmt.Errorf("--timeout: must be positive, e.g. 30s or 2m")
 		}
-		in, lock, err := lockVM(args[0])
+		in, lock, err := lockVM(args[0], "stop")
 		if err != nil {
 			return err
 		}
 		defer lock.Unlock()
 		start := time.Now()
-		how, err := vm.Stop(cmd.Context(), in, opts)
+		opts.Logf = logfTo(cmd.ErrOrStderr())
+		how, err := vm.Stop(cmd.Context(), lock, opts)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 const (
 	PhaseFetching     = "fetching-image"
 	PhaseBooting      = "booting-installer"
+	PhaseNetwork      = "network"
 	PhasePartitioning = "partitioning"
 	PhaseFormatting   = "formatting"
 	PhaseConfiguring  = "configuring"
@@ -69,14 +70,19 @@ type Result struct {
 	Waited, Total time.Duration
 }
 
-// Run installs NixOS into a created VM (phase ready, disks blank): boot the
-// installer with a seed drive, type one command at its auto-login prompt,
-// follow the install script's phase markers, wait for the power-off, boot
-// from disk and wait until SSH answers with the host key nixvm generated.
+// Run installs NixOS into a created VM (disks blank): boot the installer
+// with a seed drive, type one command at its auto-login prompt, follow the
+// install script's phase markers, wait for the power-off, boot from disk and
+// wait until SSH answers with the host key nixvm generated. lock is the
+// VM's lock (from vm.Create), held by the caller for the whole install.
+//
 // On failure the VM is left stopped in phase failed with the reason, and
-// the error says the phase, the cause and the last console lines.
-func Run(ctx context.Context, in store.Instance, s *spec.Spec, opts Options) (res *Result, err error) {
-	d := &driver{in: in, spec: s, opts: opts, start: time.Now(), phase: PhaseFetching, factor: 1}
+// the error is an *Error (phase, cause, last console lines) that wraps the
+// cause; an interrupt (ctx) gives a *vm.InterruptedError instead, so
+// errors.Is(err, context.Canceled) holds either way.
+func Run(ctx context.Context, lock *store.Lock, s *spec.Spec, opts Options) (res *Result, err error) {
+	in := lock.Instance()
+	d := &driver{lock: lock, in: in, spec: s, opts: opts, start: time.Now(), phase: PhaseFetching, factor: 1}
 	if d.opts.Reporter == nil {
 		d.opts.Reporter = nopReporter{}
 	}
@@ -88,13 +94,14 @@ func Run(ctx context.Context, in store.Instance, s *spec.Spec, opts Options) (re
 			err = d.fail(err)
 		}
 	}()
-	if err := in.UpdateState(func(st *store.State) { st.Phase, st.Reason = store.PhaseInstalling, "" }); err != nil {
+	if err := lock.UpdateState(func(st *store.State) { st.Phase, st.Reason = store.PhaseInstalling, "" }); err != nil {
 		return nil, err
 	}
 	return d.run(ctx)
 }
 
 type driver struct {
+	lock   *store.Lock
 	in     store.Instance
 	spec   *spec.Spec
 	opts   Options
@@ -139,7 +146,11 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	if err := sshx.WriteHostKey(d.in, hostPriv, hostPub); err != nil {
 		return nil, err
 	}
-	plan, err := Make(Inputs{Spec: *d.spec, Release: release, User: sshx.User, AuthorizedKey: pub})
+	uuids, err := NewArrayUUIDs()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := Make(Inputs{Spec: *d.spec, Release: release, User: sshx.User, AuthorizedKey: pub, ArrayUUIDs: uuids})
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +160,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	}
 
 	d.enter(PhaseBooting, inst.Info.Label)
-	if _, err := vm.Start(ctx, d.opts.Facts, d.in, vm.StartOptions{ISO: inst.ISO, Boot: &inst.Boot, Seed: seed, Installing: true}); err != nil {
+	if _, err := vm.Start(ctx, d.opts.Facts, d.lock, vm.StartOptions{ISO: inst.ISO, Boot: &inst.Boot, Seed: seed, Installing: true}); err != nil {
 		return nil, err
 	}
 	if err := d.attach(ctx); err != nil {
@@ -174,10 +185,10 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	os.Remove(seed)
 
 	d.enter(PhaseFirstBoot, "")
-	if err := d.in.UpdateState(func(st *store.State) { st.Phase = store.PhaseReady; st.Manual, st.ISO = false, "" }); err != nil {
+	if err := d.lock.UpdateState(func(st *store.State) { st.Phase = store.PhaseReady; st.Manual, st.ISO = false, "" }); err != nil {
 		return nil, err
 	}
-	started, err := vm.Start(ctx, d.opts.Facts, d.in, vm.StartOptions{})
+	started, err := vm.Start(ctx, d.opts.Facts, d.lock, vm.StartOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +222,7 @@ func (d *driver) followMarkers(ctx context.Context) error {
 			return err
 		}
 		if m[2] != "" {
-			return fmt.Errorf("install script failed: %s", strings.TrimSpace(m[2]))
+			return scriptFailure(strings.TrimSpace(m[2]))
 		}
 		if m[1] == "done" {
 			return nil
@@ -289,7 +300,21 @@ func (d *driver) waitExit(ctx context.Context) error {
 	return nil
 }
 
+// scriptFailure turns the script's failure marker into an error: its msg=
+// when it has one (e.g. the network is down), else the failing command.
+func scriptFailure(marker string) error {
+	if _, msg, ok := strings.Cut(marker, " msg="); ok {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("install script failed: %s", marker)
+}
+
 func (d *driver) deadline(phase string) time.Duration {
+	if phase == PhaseNetwork {
+		// install.sh bounds this wait itself, in guest seconds, and
+		// reports it; this deadline only catches a script that hangs.
+		return d.spec.NetworkTimeout + phaseDeadline[PhaseBooting]*d.factor
+	}
 	dl, ok := phaseDeadline[phase]
 	if !ok {
 		dl = phaseDeadline[PhaseConfiguring]
@@ -312,8 +337,38 @@ func (d *driver) report(ev Event) {
 	appendEvent(d.in.EventsFile(), ev)
 }
 
+// Error is the error of a failed install: the phase, the cause (wrapped:
+// errors.Is/As see it), the last console lines, and the errors of cleaning
+// up (stopping the installer, recording the failure), if any.
+type Error struct {
+	Name    string // the VM
+	Phase   string
+	Cause   error
+	Tail    []string // last console lines
+	Cleanup error    // stopping QEMU or writing state.json failed
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("install failed in phase %s: %v", e.Phase, e.Cause)
+	if len(e.Tail) > 0 {
+		msg += "\nlast console lines:\n  " + strings.Join(e.Tail, "\n  ")
+	}
+	if e.Cleanup != nil {
+		msg += fmt.Sprintf("\nand cleaning up failed: %v (see nixvm status %s)", e.Cleanup, e.Name)
+	}
+	msg += fmt.Sprintf("\nThe VM is kept in state failed with its logs (nixvm logs %s). Run nixvm create again to retry, or nixvm rm %s.", e.Name, e.Name)
+	return msg
+}
+
+func (e *Error) Unwrap() []error {
+	if e.Cleanup != nil {
+		return []error{e.Cause, e.Cleanup}
+	}
+	return []error{e.Cause}
+}
+
 // fail stops the VM, records phase failed with the reason, and returns an
-// error that says the phase, the cause and the last console lines.
+// *Error (or, when ctx ended, a *vm.InterruptedError) saying what happened.
 func (d *driver) fail(cause error) error {
 	var tail []string
 	if d.exp != nil {
@@ -326,20 +381,23 @@ func (d *driver) fail(cause error) error {
 	// Stop with a fresh context: the caller's may be cancelled (Ctrl-C).
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	vm.Stop(sctx, d.in, vm.StopOptions{Force: true})
+	_, stopErr := vm.Stop(sctx, d.lock, vm.StopOptions{Force: true})
+	if stopErr != nil {
+		stopErr = fmt.Errorf("stop the installer: %w", stopErr)
+	}
 	reason := fmt.Sprintf("%s: %v", d.phase, cause)
 	if interrupted {
 		reason = d.phase + ": interrupted"
 	}
-	d.in.UpdateState(func(st *store.State) { st.Phase, st.Reason = store.PhaseFailed, reason })
+	stateErr := d.lock.UpdateState(func(st *store.State) { st.Phase, st.Reason = store.PhaseFailed, reason })
 	d.report(Event{Kind: KindFailed, Message: reason})
-	msg := fmt.Sprintf("install failed in phase %s: %v", d.phase, cause)
+	cleanup := errors.Join(stopErr, stateErr)
 	if interrupted {
-		msg = fmt.Sprintf("install interrupted in phase %s", d.phase)
+		msg := fmt.Sprintf("interrupted: install interrupted in phase %s: the installer was stopped and VM %s is kept as failed (nixvm create %s starts over, nixvm rm %s removes it)", d.phase, d.in.Name, d.in.Name, d.in.Name)
+		if cleanup != nil {
+			msg = fmt.Sprintf("interrupted: install interrupted in phase %s, and cleaning up failed: %v (see nixvm status %s)", d.phase, cleanup, d.in.Name)
+		}
+		return &vm.InterruptedError{Err: cause, Msg: msg}
 	}
-	if len(tail) > 0 {
-		msg += "\nlast console lines:\n  " + strings.Join(tail, "\n  ")
-	}
-	msg += fmt.Sprintf("\nThe VM is kept in state failed with its logs (nixvm logs %s). Run nixvm create again to retry, or nixvm rm %s.", d.in.Name, d.in.Name)
-	return errors.New(msg)
+	return &Error{Name: d.in.Name, Phase: d.phase, Cause: cause, Tail: tail, Cleanup: cleanup}
 }

@@ -67,11 +67,9 @@ func Start(ctx context.Context, argv []string, pidFile, logPath string) (int, er
 		// The daemon runs now if it started; only kill a PID that this
 		// start wrote, and wait until it is gone.
 		if pid, err := ReadPID(pidFile); err == nil && pid != oldPID && Alive(pid, pidFile) {
-			_ = Kill(pid)
-			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = WaitExit(wctx, pid)
-			cancel()
-			os.Remove(pidFile)
+			if err := KillWait(pid, pidFile); err != nil {
+				return 0, fmt.Errorf("start qemu: %w; and undoing the start failed: %v", ctx.Err(), err)
+			}
 		}
 		return 0, fmt.Errorf("start qemu: %w", ctx.Err())
 	}
@@ -195,4 +193,33 @@ func Kill(pid int) error {
 		return fmt.Errorf("kill QEMU (pid %d): %w", pid, err)
 	}
 	return nil
+}
+
+// KillGrace is how long KillWait waits for a SIGKILLed process to be gone.
+const KillGrace = 10 * time.Second
+
+// KillWait sends SIGKILL to the QEMU pid and waits (up to KillGrace, whatever
+// the caller's context says: an interrupted kill would leave the worst
+// state) until it is gone; only then it removes pidFile, if that still names
+// pid. A QEMU that does not die keeps its pidfile, so that status keeps
+// reporting it.
+func KillWait(pid int, pidFile string) error {
+	if err := Kill(pid); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), KillGrace)
+	defer cancel()
+	if err := WaitExit(ctx, pid); err != nil {
+		return fmt.Errorf("QEMU (pid %d) did not exit after SIGKILL: %w", pid, err)
+	}
+	RemovePIDFile(pidFile, pid)
+	return nil
+}
+
+// RemovePIDFile removes pidFile if it names pid, a process known to be gone
+// (QEMU removes its pidfile itself on a clean exit, not when killed).
+func RemovePIDFile(pidFile string, pid int) {
+	if p, err := ReadPID(pidFile); err == nil && p == pid {
+		os.Remove(pidFile)
+	}
 }

@@ -44,8 +44,10 @@ func (in Instance) ReadState() (State, error) {
 }
 
 // WriteState replaces state.json atomically (temp file, fsync, rename), so a
-// crash never leaves a torn state file.
-func (in Instance) WriteState(st State) error {
+// crash never leaves a torn state file. Only the lock holder writes.
+func (l *Lock) WriteState(st State) error { return l.in.writeState(st) }
+
+func (in Instance) writeState(st State) error {
 	st.Updated = time.Now().UTC()
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -55,14 +57,18 @@ func (in Instance) WriteState(st State) error {
 }
 
 // UpdateState applies f to the current state (zero State when none) and
-// writes it back.
-func (in Instance) UpdateState(f func(*State)) error {
-	st, err := in.ReadState()
+// writes it back. It is a method of the Lock so that the read-modify-write
+// cannot race with another nixvm command.
+func (l *Lock) UpdateState(f func(*State)) error {
+	st, err := l.in.ReadState()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+		return fmt.Errorf("update the state of VM %s: %w", l.in.Name, err)
 	}
 	f(&st)
-	return in.WriteState(st)
+	if err := l.in.writeState(st); err != nil {
+		return fmt.Errorf("update the state of VM %s: %w", l.in.Name, err)
+	}
+	return nil
 }
 
 // WriteFileAtomic writes data to path through a temporary file in the same

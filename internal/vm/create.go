@@ -25,95 +25,115 @@ type CreateOptions struct {
 }
 
 // Create makes the instance directory of s (validated) with its disks and,
-// for UEFI, its own copy of the firmware variables. It is all or nothing:
-// everything is made in a temporary directory next to the final one and
-// renamed into place at the end, so a failure or an interrupt (ctx) leaves
-// no VM behind.
-func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOptions) (in store.Instance, err error) {
-	in, err = store.Open(s.Name)
+// for UEFI, its own copy of the firmware variables, and returns the VM's
+// lock, held: the caller keeps it for the rest of its work on the VM (the
+// install) and unlocks it. Create is all or nothing: everything is made in
+// a temporary directory next to the final one and renamed into place at the
+// end, so a failure or an interrupt (ctx) leaves no VM behind. The lock is
+// taken on the temporary directory's lock file before anything else is
+// made there; the rename keeps it, so no other command can act on the VM
+// between its appearance and the end of create.
+func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOptions) (lock *store.Lock, err error) {
+	in, err := store.Open(s.Name)
 	if err != nil {
-		return in, err
+		return nil, err
 	}
 	if in.Exists() {
-		return in, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", s.Name, s.Name)
+		return nil, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", s.Name, s.Name)
 	}
 	qemuImg, err := facts.RequireQEMUImg()
 	if err != nil {
-		return in, err
+		return nil, err
 	}
 	if _, err := facts.QEMUFor(s.Arch); err != nil {
-		return in, err
+		return nil, err
 	}
 	var firmware host.UEFIPair
 	if s.Firmware == "uefi" {
 		if firmware, err = facts.UEFIFor(s.Arch); err != nil {
-			return in, err
+			return nil, err
 		}
 	}
 	if s.ISO != "" && !spec.IsURL(s.ISO) {
 		// spec.yaml outlives the working directory of this command.
 		abs, err := filepath.Abs(s.ISO)
 		if err != nil {
-			return in, err
+			return nil, err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return in, fmt.Errorf("--iso: %s: no such file (give the path of a NixOS installer ISO, or a URL with --sha256)", s.ISO)
+			return nil, fmt.Errorf("--iso: %s: no such file (give the path of a NixOS installer ISO, or a URL with --sha256)", s.ISO)
 		}
 		s.ISO = abs
 	}
 	parent := filepath.Dir(in.Dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return in, fmt.Errorf("make %s: %w", parent, err)
+		return nil, fmt.Errorf("make %s: %w", parent, err)
 	}
 	tmpDir, err := os.MkdirTemp(parent, "."+s.Name+".creating-")
 	if err != nil {
-		return in, fmt.Errorf("make instance directory: %w", err)
+		return nil, fmt.Errorf("make instance directory: %w", err)
+	}
+	tmp := store.Instance{Name: s.Name, Dir: tmpDir}
+	lock, err = tmp.TryLock("create")
+	if err != nil {
+		os.RemoveAll(tmpDir)
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
+			lock.Unlock()
 			os.RemoveAll(tmpDir)
+			if ctx.Err() != nil {
+				err = interrupted(ctx, fmt.Sprintf("VM %s was not created (what was made of it is removed)", s.Name))
+			}
 		}
 	}()
 	if err := os.Chmod(tmpDir, 0o700); err != nil {
-		return in, err
+		return nil, err
 	}
-	tmp := store.Instance{Name: s.Name, Dir: tmpDir}
 
 	for i, d := range s.Disks {
 		if err := qemuimg.Create(ctx, qemuImg.Path, tmp.Disk(i), d.Size.Bytes()); err != nil {
-			return in, fmt.Errorf("create disk %d: %w", i, err)
+			return nil, fmt.Errorf("create disk %d: %w", i, err)
 		}
 		// qemu-img honours the umask; disks hold the guest's secrets.
 		if err := os.Chmod(tmp.Disk(i), 0o600); err != nil {
-			return in, err
+			return nil, err
 		}
 	}
 	if s.Firmware == "uefi" {
 		if err := copyFile(firmware.Vars, tmp.EFIVars(), 0o600); err != nil {
-			return in, fmt.Errorf("copy UEFI variables from %s: %w", firmware.Vars, err)
+			return nil, fmt.Errorf("copy UEFI variables from %s: %w", firmware.Vars, err)
 		}
 	}
 	data, err := s.Marshal()
 	if err != nil {
-		return in, err
+		return nil, err
 	}
 	if err := store.WriteFileAtomic(tmp.SpecFile(), data, 0o600); err != nil {
-		return in, err
+		return nil, err
 	}
-	st := store.State{Phase: store.PhaseReady, Manual: opts.Manual}
+	// An unattended create goes on with the install under this lock: until
+	// the install says otherwise the VM is incomplete, whatever happens to
+	// this process.
+	st := store.State{Phase: store.PhaseInstalling, Manual: opts.Manual}
+	if opts.Manual {
+		st.Phase = store.PhaseReady
+	}
 	if opts.Manual && s.ISO != "" && !spec.IsURL(s.ISO) {
 		st.ISO = s.ISO
 	}
-	if err := tmp.WriteState(st); err != nil {
-		return in, err
+	if err := lock.WriteState(st); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return in, err
+		return nil, err
 	}
 	if err := os.Rename(tmpDir, in.Dir); err != nil {
-		return in, fmt.Errorf("create VM %s: %w", s.Name, err)
+		return nil, fmt.Errorf("create VM %s: %w", s.Name, err)
 	}
-	return in, nil
+	lock.Moved(in)
+	return lock, nil
 }
 
 // LoadSpec reads the resolved spec saved in the instance directory.

@@ -85,8 +85,11 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 }
 
 // Start launches the VM's QEMU, daemonized, and returns once QEMU answers on
-// its QMP socket. The caller must hold the VM's lock.
-func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts StartOptions) (Started, error) {
+// its QMP socket. lock is the VM's lock, which the caller holds. A start
+// that fails or is interrupted after QEMU daemonized kills that QEMU and
+// waits until it is gone, so a failed start never leaves a QEMU behind.
+func Start(ctx context.Context, facts *host.Facts, lock *store.Lock, opts StartOptions) (started Started, err error) {
+	in := lock.Instance()
 	info := Status(in)
 	switch info.State {
 	case StateRunning:
@@ -113,7 +116,7 @@ func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts Start
 	}
 	// A crashed QEMU leaves its pidfile and sockets behind; they would
 	// make the new QEMU fail or look crashed.
-	for _, f := range []string{in.PIDFile(), in.QMPSocket(), in.SerialSocket(), qemu.QGASocket(in)} {
+	for _, f := range []string{in.PIDFile(), in.QMPSocket(), in.SerialSocket()} {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
 			return plan, fmt.Errorf("remove stale %s: %w", f, err)
 		}
@@ -126,16 +129,39 @@ func Start(ctx context.Context, facts *host.Facts, in store.Instance, opts Start
 	}
 	pid, err := qemu.Start(ctx, plan.Argv, in.PIDFile(), in.QEMULog())
 	if err != nil {
+		if ctx.Err() != nil {
+			// qemu.Start killed a QEMU that got as far as daemonizing.
+			return plan, interrupted(ctx, fmt.Sprintf("VM %s was not started (a QEMU that was setting up was killed); it is stopped", in.Name))
+		}
 		return plan, fmt.Errorf("start VM %s: %w", in.Name, err)
 	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Undo: this start launched pid; it must not outlive the failure.
+		kerr := qemu.KillWait(pid, in.PIDFile())
+		switch {
+		case kerr != nil:
+			err = fmt.Errorf("%w; and the QEMU it started could not be stopped: %v (see nixvm status %s)", err, kerr, in.Name)
+		case ctx.Err() != nil:
+			err = interrupted(ctx, fmt.Sprintf("the QEMU started for VM %s (pid %d) was killed again; the VM is stopped", in.Name, pid))
+		default:
+			err = fmt.Errorf("%w; the QEMU it started (pid %d) was killed, the VM is stopped", err, pid)
+		}
+		plan.PID = 0
+	}()
 	plan.PID = pid
-	if err := in.UpdateState(func(st *store.State) { st.SSHPort = plan.SSHPort }); err != nil {
+	if err := lock.UpdateState(func(st *store.State) { st.SSHPort = plan.SSHPort }); err != nil {
 		return plan, err
 	}
 	// QEMU is up once its monitor answers; if it died instead, show why.
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, Scaled(qmpUpDeadline, plan.Accel))
 	defer cancel()
 	if err := waitQMP(wctx, in, pid); err != nil {
+		if ctx.Err() != nil {
+			return plan, ctx.Err()
+		}
 		return plan, fmt.Errorf("VM %s did not come up: %w%s", in.Name, err, logTail(in.QEMULog(), 5))
 	}
 	return plan, nil

@@ -2,9 +2,9 @@ package vm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nixvm/nixvm/internal/qemu"
@@ -24,6 +24,14 @@ const (
 type StopOptions struct {
 	Force   bool          // skip the ACPI request: quit at once
 	Timeout time.Duration // how long the guest gets to power off
+	// Logf, if set, is told what stop is waiting for.
+	Logf func(format string, args ...any)
+}
+
+func (o StopOptions) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
 }
 
 // quitGrace is how long QEMU gets to exit after quit before SIGKILL.
@@ -31,47 +39,56 @@ const quitGrace = 10 * time.Second
 
 // Stop stops a running VM: ACPI power button, wait up to Timeout for the
 // guest to power off, then QMP quit, then SIGKILL. It returns which of them
-// ended the VM. The caller must hold the VM's lock.
-func Stop(ctx context.Context, in store.Instance, opts StopOptions) (string, error) {
+// ended the VM. lock is the VM's lock, which the caller holds.
+//
+// The pidfile goes only once the process is known to be gone. If ctx ends
+// while the guest is given time to power off, Stop returns an
+// *InterruptedError and QEMU keeps running (status says so); once it has
+// escalated to quit and kill it finishes regardless of ctx, as that takes
+// seconds and a half-done kill would be the worst state to leave.
+func Stop(ctx context.Context, lock *store.Lock, opts StopOptions) (string, error) {
+	in := lock.Instance()
 	info := Status(in)
 	if info.PID == 0 { // not running (nor installing)
-		// A crashed QEMU left its pidfile; clear it so the VM reads stopped.
+		// A crashed QEMU left its pidfile and no process; clear it so the
+		// VM reads stopped.
 		if info.State == StateCrashed {
 			os.Remove(in.PIDFile())
 		}
 		return StoppedNone, nil
 	}
 	pid := info.PID
-	defer os.Remove(in.PIDFile())
-
 	if !opts.Force {
-		if err := qmpDo(ctx, in, func(c *qmp.Client) error { return c.SystemPowerdown(ctx) }); err == nil {
+		err := qmpDo(ctx, in, func(c *qmp.Client) error { return c.SystemPowerdown(ctx) })
+		if ctx.Err() != nil {
+			return "", interrupted(ctx, fmt.Sprintf("VM %s is still running (pid %d); it may have been asked to power off", in.Name, pid))
+		}
+		if err == nil {
+			opts.logf("asked VM %s to power off (ACPI); waiting up to %s", in.Name, opts.Timeout)
 			wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			err := qemu.WaitExit(wctx, pid)
 			cancel()
 			if err == nil {
+				qemu.RemovePIDFile(in.PIDFile(), pid)
 				return StoppedACPI, nil
 			}
 			if ctx.Err() != nil {
-				return "", ctx.Err()
+				return "", interrupted(ctx, fmt.Sprintf("VM %s is still running (pid %d): it was asked to power off and may still do so; nixvm stop --force %s quits it at once", in.Name, pid, in.Name))
 			}
 		}
 	}
-	if err := qmpDo(ctx, in, func(c *qmp.Client) error { return c.Quit(ctx) }); err == nil {
-		wctx, cancel := context.WithTimeout(ctx, quitGrace)
+	bctx := context.WithoutCancel(ctx)
+	if err := qmpDo(bctx, in, func(c *qmp.Client) error { return c.Quit(bctx) }); err == nil {
+		wctx, cancel := context.WithTimeout(bctx, quitGrace)
 		err := qemu.WaitExit(wctx, pid)
 		cancel()
 		if err == nil {
+			qemu.RemovePIDFile(in.PIDFile(), pid)
 			return StoppedQuit, nil
 		}
 	}
-	if err := qemu.Kill(pid); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return "", fmt.Errorf("kill QEMU (pid %d): %w", pid, err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, quitGrace)
-	defer cancel()
-	if err := qemu.WaitExit(wctx, pid); err != nil {
-		return "", fmt.Errorf("QEMU (pid %d) did not exit after SIGKILL: %w", pid, err)
+	if err := qemu.KillWait(pid, in.PIDFile()); err != nil {
+		return "", fmt.Errorf("stop VM %s: %w", in.Name, err)
 	}
 	return StoppedKilled, nil
 }
@@ -87,23 +104,52 @@ func qmpDo(ctx context.Context, in store.Instance, f func(*qmp.Client) error) er
 	return f(c)
 }
 
+// RemoveOptions say how rm goes.
+type RemoveOptions struct {
+	Force bool // stop a running VM first
+	Logf  func(format string, args ...any)
+}
+
 // Remove deletes the VM's instance directory (and its socket directory when
-// that lives elsewhere). A running VM is refused unless force, which stops it
-// first. The caller must hold the VM's lock.
-func Remove(ctx context.Context, in store.Instance, force bool) error {
+// that lives elsewhere). A running VM is refused unless Force, which stops
+// it first. lock is the VM's lock, which the caller holds.
+//
+// The directory is first renamed to a hidden name, so that the VM vanishes
+// at once and whole; a signal after that point does not stop the removal.
+func Remove(ctx context.Context, lock *store.Lock, opts RemoveOptions) error {
+	in := lock.Instance()
+	logf := func(format string, args ...any) {
+		if opts.Logf != nil {
+			opts.Logf(format, args...)
+		}
+	}
 	if info := Status(in); info.PID != 0 {
-		if !force {
+		if !opts.Force {
 			return fmt.Errorf("VM %s is running (pid %d): stop it first (nixvm stop %s) or use --force", in.Name, info.PID, in.Name)
 		}
-		if _, err := Stop(ctx, in, StopOptions{Force: true}); err != nil {
+		logf("stopping VM %s (pid %d)", in.Name, info.PID)
+		if _, err := Stop(ctx, lock, StopOptions{Force: true}); err != nil {
 			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return interrupted(ctx, fmt.Sprintf("VM %s is stopped but was not removed", in.Name))
+	}
+	logf("removing VM %s", in.Name)
+	dir := in.Dir
+	if tmp, err := os.MkdirTemp(filepath.Dir(in.Dir), "."+in.Name+".removing-"); err == nil {
+		// rename(2) replaces an empty directory.
+		if err := os.Rename(in.Dir, tmp); err == nil {
+			dir = tmp
+		} else {
+			os.Remove(tmp)
 		}
 	}
 	if sd := in.SocketDir(); sd != in.Dir {
 		os.RemoveAll(sd)
 	}
-	if err := os.RemoveAll(in.Dir); err != nil {
-		return fmt.Errorf("remove %s: %w", in.Dir, err)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return nil
 }
