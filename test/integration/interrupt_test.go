@@ -416,4 +416,3 @@ func TestRmInterrupted(t *testing.T) {
 		})
 	}
 }
-
