@@ -77,13 +77,8 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	if err == nil {
 		return 0
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		code := 130
-		var se *SignalError
-		if errors.As(context.Cause(ctx), &se) && se.Signal != 0 {
-			code = 128 + int(se.Signal)
-		}
-		fmt.Fprintln(s.Err, "nixvm:", interruptedLine(err))
+	if code, line, ok := interruptExit(ctx, err); ok {
+		fmt.Fprintln(s.Err, "nixvm:", line)
 		return code
 	}
 	var ee *exitError
@@ -127,13 +122,23 @@ func newRootCommand(s Streams) *cobra.Command {
 	return root
 }
 
-// interruptedLine is the one line printed for an interrupted command: what
-// the operation says it undid, else that it stopped before changing a VM.
-func interruptedLine(err error) string {
+// interruptExit says how nixvm exits when err is the end of a command cut
+// short by ctx: 128+signal (130 without a known signal), and one line,
+// what the operation says it undid, else that it stopped before changing a
+// VM. ok is false for any other error.
+func interruptExit(ctx context.Context, err error) (code int, line string, ok bool) {
+	if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return 0, "", false
+	}
+	code = 130
+	var se *SignalError
+	if errors.As(context.Cause(ctx), &se) && se.Signal != 0 {
+		code = 128 + int(se.Signal)
+	}
+	line = "interrupted before any VM was changed"
 	var ie *vm.InterruptedError
 	if errors.As(err, &ie) {
-		msg, _, _ := strings.Cut(ie.Msg, "\n")
-		return msg
+		line, _, _ = strings.Cut(ie.Msg, "\n")
 	}
-	return "interrupted before any VM was changed"
+	return code, line, true
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
+	"github.com/nixvm/nixvm/internal/host"
 	"github.com/nixvm/nixvm/internal/store"
 )
 
@@ -36,5 +38,16 @@ func TestProcessState(t *testing.T) {
 				t.Errorf("processState = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestScaled(t *testing.T) {
+	for _, tt := range []struct {
+		accel string
+		want  time.Duration
+	}{{"kvm", 30 * time.Second}, {"hvf", 30 * time.Second}, {"tcg", 150 * time.Second}} {
+		if got := Scaled(30*time.Second, host.Accel{Name: tt.accel}); got != tt.want {
+			t.Errorf("Scaled(30s, %s) = %s, want %s", tt.accel, got, tt.want)
+		}
 	}
 }
