@@ -44,6 +44,13 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 		if err != nil {
 			return err
 		}
+		// What an unattended install needs (memory, disk, a new enough
+		// release) is checked before anything is downloaded or made.
+		if !manual {
+			if err := preflightInstall(s, s.Release); err != nil {
+				return err
+			}
+		}
 		ctx := cmd.Context()
 		out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 		facts, err := detectHost(ctx)
@@ -65,9 +72,20 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 			if installerISO, err = vm.SpecInstallerISO(ctx, s, pull); err != nil {
 				return fmt.Errorf("get the installer: %w (offline? give a local ISO with --iso PATH)", err)
 			}
-			if _, err := vm.PrepareInstaller(ctx, installerISO, s.Arch); err != nil {
+			inst, err := vm.PrepareInstaller(ctx, installerISO, s.Arch)
+			if err != nil {
 				if s.ISO != "" {
 					return fmt.Errorf("--iso: %w", err)
+				}
+				return err
+			}
+			release, err := install.InstallerRelease(inst.Info)
+			if err != nil {
+				return err
+			}
+			if err := preflightInstall(s, release); err != nil {
+				if s.ISO != "" {
+					return fmt.Errorf("--iso %s is NixOS %s: %w", s.ISO, release, err)
 				}
 				return err
 			}
@@ -129,4 +147,17 @@ func removeFailed(ctx context.Context, name string, errw io.Writer) error {
 	defer lock.Unlock()
 	fmt.Fprintf(errw, "nixvm: VM %s failed before; removing it to start over\n", name)
 	return vm.Remove(ctx, lock, vm.RemoveOptions{})
+}
+
+// preflightInstall checks an unattended install of s by an installer of
+// release (YY.MM; "stable" and "unstable" are always new enough): memory,
+// disk sizes and option ages. It is pure and quick.
+func preflightInstall(s *spec.Spec, release string) error {
+	if err := install.CheckSpec(s); err != nil {
+		return err
+	}
+	if !releaseVersionRE.MatchString(release) {
+		return nil
+	}
+	return install.CheckRelease(install.Inputs{Spec: *s, Release: release})
 }
