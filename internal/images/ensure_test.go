@@ -320,9 +320,13 @@ func TestEnsureCancelLeavesOnlyThePart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { _, err := pull(ctx, s, cache); done <- err }()
-	waitFor(t, "the server to send 1 MiB", func() bool {
+	// The event is the client's: bytes in its part file. The server having
+	// sent them says nothing about whether the client read them yet (under
+	// load it may not have even created the part).
+	waitFor(t, "the server to send 1 MiB and the client to write some of it", func() bool {
 		g := s.Requests("GET", ".iso")
-		return len(g) == 1 && g[0].Sent == 1<<20
+		st, err := os.Stat(partPath(cache, s.SHA256))
+		return len(g) == 1 && g[0].Sent == 1<<20 && err == nil && st.Size() > 0
 	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
