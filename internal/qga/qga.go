@@ -15,6 +15,14 @@
 // which only a deadline can tell: every call here takes its deadline from
 // ctx, and Dial without an answer fails with ErrNoAnswer.
 //
+// QEMU serves one client of the socket at a time. While the guest's agent
+// has not opened its port, QEMU does not read the socket and so does not
+// notice that a client left: that client keeps the slot until the agent
+// runs, the next few connections wait in the listen backlog (and time out
+// here), and further ones are refused at once. Dial reports both as
+// ErrNoAnswer too. Once the agent opens its port, QEMU drops the departed
+// clients one by one and new ones get through.
+//
 // The agent answers one request at a time, in order, and does not echo ids,
 // so the client is sequential: one request, then its reply. A call abandoned
 // through its context leaves the stream out of step; the next call
@@ -33,6 +41,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -85,6 +94,15 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+			// QEMU serves one client at a time, and while the guest's
+			// agent has not opened its port QEMU does not read the
+			// socket, so it does not notice a client that left: that
+			// one keeps the slot, the next few wait in the listen
+			// backlog, and further connections are refused like this.
+			return nil, fmt.Errorf("%w (socket %s takes no connections: QEMU serves one client at a time and holds on to earlier ones until the guest's agent runs): is services.qemuGuest.enable set and the VM booted? (%w)",
+				ErrNoAnswer, path, err)
+		}
 		return nil, fmt.Errorf("connect to guest agent socket %s (is the VM running?): %w", path, err)
 	}
 	c := &Client{conn: conn, path: path, r: bufio.NewReader(conn)}

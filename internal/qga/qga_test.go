@@ -10,6 +10,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -291,6 +292,42 @@ func TestCancel(t *testing.T) {
 	_, err := Dial(ctx, path)
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrNoAnswer) {
 		t.Fatalf("Dial with a cancelled ctx: %v, want context.Canceled", err)
+	}
+}
+
+// TestDialBacklogFull: a socket whose server never accepts (QEMU holding
+// on to an earlier client while the guest has no agent) is ErrNoAnswer,
+// within the deadline, whether the connect waits or is refused.
+func TestDialBacklogFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qga.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the backlog; nobody ever accepts.
+	for i := 0; i < 4; i++ {
+		c, err := net.DialTimeout("unix", path, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		defer c.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = Dial(ctx, path)
+	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "services.qemuGuest.enable") {
+		t.Fatalf("Dial with a full backlog: %v, want ErrNoAnswer", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Dial took %s with a 300ms deadline", took)
 	}
 }
 
