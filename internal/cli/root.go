@@ -118,6 +118,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newImageCommand(),
 		newSSHCommand(),
 		newSSHConfigCommand(),
+		newAgentCommand(),
 	)
 	return root
 }
