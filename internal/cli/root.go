@@ -119,6 +119,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newSSHCommand(),
 		newSSHConfigCommand(),
 		newAgentCommand(),
+		newDiskCommand(),
 	)
 	return root
 }
