@@ -132,6 +132,40 @@ install_modules() {
 	done
 }
 
+# install_qemu_ga DESTROOT: Debian's qemu-ga (downloaded once into the
+# cache, never installed) as DESTROOT/usr/sbin/qemu-ga, plus the shared
+# libraries it links, copied from the host at the same paths. The host is
+# the Debian release the package comes from, so ldd's answer fits.
+install_qemu_ga() {
+	local dest=$1 cache pkgroot tmp ver lib
+	cache=$(testiso_cache_dir)
+	cache_lock
+	ver=$(apt-cache policy qemu-guest-agent 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+	[[ -n $ver && $ver != "(none)" ]] || die "no qemu-guest-agent package known to apt: run 'apt-get update' first"
+	pkgroot="$cache/qemu-ga/${ver//:/_}"
+	if [[ ! -e $pkgroot/.complete ]]; then
+		log "downloading qemu-guest-agent $ver (not installing it)"
+		mkdir -p "$cache/qemu-ga"
+		tmp=$(mktemp -d "$cache/qemu-ga/.dl.XXXXXX")
+		(cd "$tmp" && apt-get download -q "qemu-guest-agent=$ver" >/dev/null 2>&1) ||
+			{ rm -rf "$tmp"; die "apt-get download qemu-guest-agent failed: check apt sources and network"; }
+		dpkg-deb -x "$tmp"/*.deb "$tmp/root" || { rm -rf "$tmp"; die "dpkg-deb -x of qemu-guest-agent failed"; }
+		rm -rf "$pkgroot"
+		mv "$tmp/root" "$pkgroot"
+		rm -rf "$tmp"
+		touch "$pkgroot/.complete"
+	fi
+	cache_unlock
+	mkdir -p "$dest/usr/sbin"
+	cp "$pkgroot/usr/sbin/qemu-ga" "$dest/usr/sbin/qemu-ga"
+	# ldd prints "name => /path (addr)" and, for the loader, "/path (addr)".
+	for lib in $(ldd "$pkgroot/usr/sbin/qemu-ga" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$dest$(dirname "$lib")"
+		cp -L "$lib" "$dest$lib"
+	done
+	[[ -e $dest/lib64/ld-linux-x86-64.so.2 ]] || die "qemu-ga: the dynamic loader was not found by ldd"
+}
+
 # busybox_root DESTROOT: a static busybox with every applet linked in /bin.
 busybox_root() {
 	local dest=$1 bb=/bin/busybox a
