@@ -120,6 +120,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newSSHConfigCommand(),
 		newAgentCommand(),
 		newDiskCommand(),
+		newScreenshotCommand(),
 	)
 	return root
 }
