@@ -56,3 +56,10 @@ func TestSignalContext(t *testing.T) {
 		t.Fatalf("cause = %v, want SIGINT", context.Cause(ctx))
 	}
 }
+
+func TestSignalErrorIsCanceled(t *testing.T) {
+	err := fmt.Errorf("download failed: %w", &SignalError{syscall.SIGINT})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal("a SignalError cause does not read as context.Canceled")
+	}
+}

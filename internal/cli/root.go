@@ -44,6 +44,10 @@ type SignalError struct{ Signal syscall.Signal }
 
 func (e *SignalError) Error() string { return "got " + e.Signal.String() }
 
+// Is makes a SignalError a context.Canceled: code that reports
+// context.Cause(ctx) instead of ctx.Err() still reads as cancelled.
+func (e *SignalError) Is(target error) bool { return target == context.Canceled }
+
 // SignalContext returns a context that is cancelled, with a *SignalError
 // as its cause, on the first SIGINT or SIGTERM. Later signals are ignored
 // until stop is called, so that the command can finish undoing what it did.

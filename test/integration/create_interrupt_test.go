@@ -1,10 +1,17 @@
 package integration
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -64,4 +71,48 @@ func TestCreateInterruptedPhases(t *testing.T) {
 	}
 	e.ok("rm", name)
 	assertNoVMs(t, e)
+}
+
+// TestCreateInterruptedFetching: a signal while create downloads the
+// installer ISO leaves no VM (the partial download stays in the cache, to
+// be resumed), exits 128+signal with one line, and the next create works.
+func TestCreateInterruptedFetching(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	data, err := os.ReadFile(testISO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	var sent atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		n, _ := w.Write(data[:1<<20])
+		w.(http.Flusher).Flush()
+		sent.Add(int64(n))
+		select { // hold the rest until the test ends
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer func() { close(release); srv.Close() }()
+	b := e.background("create", "fetch", "--iso", srv.URL+"/nixos.iso", "--sha256", hex.EncodeToString(sum[:]),
+		"--firmware", "bios", "--memory", "2G", "--disk", "8G")
+	deadline := time.Now().Add(time.Minute)
+	for sent.Load() < 1<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("create did not start the download\nstderr: %s", b.stderr())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.signal(t, syscall.SIGINT)
+	code := b.wait(t, time.Minute)
+	assertInterrupted(t, b, code, 130, regexp.MustCompile(`^nixvm: interrupted before any VM was changed$`))
+	assertNoVMs(t, e)
+	if r := e.run("status", "fetch"); r.code == 0 || !strings.Contains(r.err, "no VM named") {
+		t.Fatalf("status after an interrupted download: exit %d: %s%s", r.code, r.out, r.err)
+	}
+	e.ok("create", "fetch", "--manual", "--iso", testISO, "--firmware", "bios", "--memory", "256M", "--disk", "1G")
+	e.ok("rm", "fetch")
 }
