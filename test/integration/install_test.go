@@ -170,7 +170,7 @@ func TestInstall(t *testing.T) {
 			expectOut(t, guest(t, e, name, "test -b /dev/md/root && echo present"), "present")
 			expectOut(t, guest(t, e, name, "sudo mdadm --detail /dev/md/root | awk '$1 == \"Name\" { print $3 }'"), name+":root")
 			uuid := strings.TrimSpace(guest(t, e, name, "sudo mdadm --detail /dev/md/root | awk '$1 == \"UUID\" { print $3 }'"))
-			conf := guest(t, e, name, "cat /etc/mdadm/mdadm.conf")
+			conf := guest(t, e, name, "cat /etc/mdadm.conf") // NixOS's path (nixos/modules/tasks/swraid.nix)
 			if !strings.Contains(conf, "ARRAY /dev/md/root metadata=1.2 UUID="+uuid+" name="+name+":root") || !strings.Contains(conf, "MAILADDR root") {
 				t.Fatalf("mdadm.conf lacks the ARRAY line of /dev/md/root (UUID %s):\n%s", uuid, conf)
 			}

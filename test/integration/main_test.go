@@ -136,7 +136,9 @@ type result struct {
 }
 
 func (e *env) run(args ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// A bound for a hung command, not a budget: an unattended install under
+	// TCG on a loaded 2-core machine takes several minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nixvmBin, args...)
 	cmd.Env = e.vars
