@@ -122,6 +122,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newImageCommand(),
 		newSSHCommand(),
 		newSSHConfigCommand(),
+		newVersionCommand(),
 		newAgentCommand(),
 		newDiskCommand(),
 		newScreenshotCommand(),

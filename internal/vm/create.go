@@ -91,6 +91,9 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	if err := os.Chmod(tmpDir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := lock.WriteFormat(); err != nil {
+		return nil, err
+	}
 
 	for i, d := range s.Disks {
 		if err := qemuimg.Create(ctx, qemuImg.Path, tmp.Disk(i), d.Size.Bytes()); err != nil {
@@ -136,8 +139,12 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	return lock, nil
 }
 
-// LoadSpec reads the resolved spec saved in the instance directory.
+// LoadSpec reads the resolved spec saved in the instance directory; a VM
+// of a newer on-disk format than this nixvm's is refused.
 func LoadSpec(in store.Instance) (*spec.Spec, error) {
+	if err := in.CheckFormat(); err != nil {
+		return nil, err
+	}
 	s, err := spec.Load(in.SpecFile())
 	if err != nil {
 		return nil, fmt.Errorf("VM %s is incomplete (no readable spec.yaml): %w; remove it with: nixvm rm %s", in.Name, err, in.Name)

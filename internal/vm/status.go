@@ -16,6 +16,9 @@ const (
 	StateCrashed    = "crashed"    // QEMU died without a clean exit (pidfile left behind)
 	StateIncomplete = "incomplete" // create or install did not finish
 	StateFailed     = "failed"     // create or install failed; see reason
+	// The VM was made by a newer nixvm (its on-disk format is newer); this
+	// one neither starts nor replaces it.
+	StateUnsupported = "unsupported"
 )
 
 // Info is what status and list report about a VM.
@@ -67,6 +70,9 @@ func Status(in store.Instance) Info {
 	pidfile := statErr == nil
 	alive := pidErr == nil && qemu.Alive(pid, in.PIDFile())
 	info.State = processState(specErr == nil, st, stErr, pidfile, alive)
+	if ferr := in.CheckFormat(); ferr != nil && !alive {
+		info.State, info.Reason = StateUnsupported, ferr.Error()
+	}
 	if alive {
 		info.PID = pid
 		info.SSHPort = st.SSHPort

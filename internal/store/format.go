@@ -1,0 +1,52 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// FormatVersion is the version of the instance directory's layout (file
+// names, state.json and spec.yaml fields) that this nixvm writes. A VM
+// records it in its "format" file; a directory without one was made before
+// versions were recorded and reads as version 1.
+const FormatVersion = 1
+
+// FormatFile holds the instance's format version.
+func (in Instance) FormatFile() string { return in.path("format") }
+
+// Format reads the instance's format version (1 when none is recorded).
+func (in Instance) Format() (int, error) {
+	b, err := os.ReadFile(in.FormatFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("%s: %q is not a format version", in.FormatFile(), strings.TrimSpace(string(b)))
+	}
+	return v, nil
+}
+
+// CheckFormat fails for a VM written by a newer nixvm, whose files this one
+// might misread or damage.
+func (in Instance) CheckFormat() error {
+	v, err := in.Format()
+	if err != nil {
+		return err
+	}
+	if v > FormatVersion {
+		return fmt.Errorf("VM %s was made by a newer nixvm (on-disk format %d; this nixvm reads up to %d): use that nixvm", in.Name, v, FormatVersion)
+	}
+	return nil
+}
+
+// WriteFormat records FormatVersion in the instance directory.
+func (l *Lock) WriteFormat() error {
+	return WriteFileAtomic(l.in.FormatFile(), []byte(strconv.Itoa(FormatVersion)+"\n"), 0o600)
+}
