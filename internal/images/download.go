@@ -13,9 +13,13 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DownloadError is a transfer that stopped part way. What arrived is kept
@@ -179,6 +183,13 @@ func (d *downloader) fetch(ctx context.Context, url, part, name, want string) (e
 	default:
 		return fmt.Errorf("download %s: HTTP %s", url, resp.Status)
 	}
+	// Check the room before the first byte: a download that can only end
+	// in ENOSPC must not fill the disk first.
+	if total >= 0 && total > have {
+		if err := checkSpace(filepath.Dir(part), total-have); err != nil {
+			return err
+		}
+	}
 	d.progress.Begin(name, have, total)
 	flushed, pending := have, int64(0)
 	n, err := copyHashing(f, h, resp.Body, d.bufSize, func(n int) {
@@ -195,7 +206,14 @@ func (d *downloader) fetch(ctx context.Context, url, part, name, want string) (e
 		if ctx.Err() == nil && context.Cause(reqCtx) == nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) { // a write to the part, not the network
-				return fmt.Errorf("write %s: %w", part, err)
+				if errors.Is(err, syscall.ENOSPC) {
+					// Keeping the part would keep the disk full.
+					f.Close()
+					os.Remove(part)
+					os.Remove(part + ".json")
+					return fmt.Errorf("%w (after %s; the partial download was removed to free the space)", pe, HumanBytes(got))
+				}
+				return pe // names the part once: "write PATH: ..."
 			}
 		}
 		return fail(got, total, err)
@@ -292,4 +310,38 @@ func writePartState(part string, st partState) error {
 		return fmt.Errorf("save download state: %w", err)
 	}
 	return nil
+}
+
+// NoSpaceError says that a download does not fit on its file system.
+type NoSpaceError struct {
+	Dir        string
+	Need, Free int64
+}
+
+func (e *NoSpaceError) Error() string {
+	return fmt.Sprintf("not enough free space in %s: the download needs %s more, %s are free (free some space, or set XDG_CACHE_HOME to a directory on a bigger disk)",
+		e.Dir, HumanBytes(e.Need), HumanBytes(e.Free))
+}
+
+// Is makes a NoSpaceError match syscall.ENOSPC.
+func (e *NoSpaceError) Is(target error) bool { return target == syscall.ENOSPC }
+
+// freeSpace returns the bytes an unprivileged user may still write in dir.
+// A variable so that tests can pretend a full disk.
+var freeSpace = func(dir string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// checkSpace fails with a *NoSpaceError when dir has less than need bytes
+// free. A file system that cannot say is not an error.
+func checkSpace(dir string, need int64) error {
+	free, err := freeSpace(dir)
+	if err != nil || free >= need {
+		return nil
+	}
+	return &NoSpaceError{Dir: dir, Need: need, Free: free}
 }

@@ -1,0 +1,50 @@
+package images
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nixvm/nixvm/internal/images/imagestest"
+)
+
+// TestPullChecksSpaceFirst: a download that does not fit fails before the
+// first byte is written, says how much is needed and free, names the
+// directory once, and leaves nothing in the cache.
+func TestPullChecksSpaceFirst(t *testing.T) {
+	s := imagestest.NewServer(t, imagestest.Config{Redirect: true})
+	cache := t.TempDir()
+	old := freeSpace
+	t.Cleanup(func() { freeSpace = old })
+	freeSpace = func(string) (int64, error) { return 1000, nil }
+
+	_, err := pull(t.Context(), s, cache)
+	var ns *NoSpaceError
+	if !errors.As(err, &ns) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("pull onto a full disk: %v, want a *NoSpaceError", err)
+	}
+	if ns.Need != imagestest.DefaultSize || ns.Free != 1000 {
+		t.Errorf("NoSpaceError = %+v, want need %d, free 1000", ns, imagestest.DefaultSize)
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, ns.Dir); n != 1 {
+		t.Errorf("error names %s %d times, want once: %s", ns.Dir, n, msg)
+	}
+	for _, want := range []string{HumanBytes(imagestest.DefaultSize), "1000 B", "free"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+	if f := files(t, cache); len(f) != 0 {
+		t.Errorf("cache after a refused download: %q, want empty", f)
+	}
+
+	// With room, the same pull works.
+	freeSpace = func(string) (int64, error) { return 1 << 40, nil }
+	im, err := pull(t.Context(), s, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImage(t, s, cache, im)
+}
