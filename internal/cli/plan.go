@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/install"
 	"github.com/nixvm/nixvm/internal/qemu"
@@ -179,13 +180,17 @@ func planQEMU(ctx context.Context, s *spec.Spec) (string, error) {
 		return "", err
 	}
 	boot := filepath.Join(cache, "boot", "ISO")
+	m, err := arch.For(s.Arch)
+	if err != nil {
+		return "", err
+	}
 	installer := vm.StartOptions{
 		ISO:  filepath.Join(cache, "images", "DIGEST", "nixos-minimal.iso"),
 		Seed: in.SeedImage(),
 		Boot: &vm.DirectBoot{
-			Kernel: filepath.Join(boot, "bzImage"),
+			Kernel: filepath.Join(boot, m.KernelFile),
 			Initrd: filepath.Join(boot, "initrd"),
-			Append: "PARAMETERS-OF-THE-ISO-DEFAULT-ENTRY console=ttyS0,115200n8",
+			Append: "PARAMETERS-OF-THE-ISO-DEFAULT-ENTRY " + m.SerialConsole(),
 		},
 	}
 	var b strings.Builder

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/nixvm/nixvm/internal/arch"
 )
 
 // searchDirs are the roots of the firmware search.
@@ -12,46 +14,19 @@ type searchDirs struct {
 	prefixes []string // install prefixes whose share/qemu may hold QEMU's bundled firmware
 }
 
-// distroUEFI lists, per guest arch, the CODE/VARS pairs distributions ship,
-// relative to searchDirs.system, best first. 4M images come first (the 2M
-// ones cannot hold enough variables for some guests). Secure-boot CODE
-// images are left out on purpose: they need their own enrolled VARS, and
-// an installer booting unsigned kernels must not run under them.
-//
-// Debian's /usr/share/qemu-efi-aarch64/QEMU_EFI.fd is not listed: it has no
-// VARS and is not padded for pflash; the same package ships the AAVMF pair.
-var distroUEFI = map[string][]UEFIPair{
-	"x86_64": {
-		{"OVMF/OVMF_CODE_4M.fd", "OVMF/OVMF_VARS_4M.fd"},                 // Debian, Ubuntu
-		{"edk2/x64/OVMF_CODE.4m.fd", "edk2/x64/OVMF_VARS.4m.fd"},         // Arch
-		{"qemu/ovmf-x86_64-4m-code.bin", "qemu/ovmf-x86_64-4m-vars.bin"}, // openSUSE
-		{"edk2/ovmf/OVMF_CODE.fd", "edk2/ovmf/OVMF_VARS.fd"},             // Fedora
-		{"edk2-ovmf/x64/OVMF_CODE.fd", "edk2-ovmf/x64/OVMF_VARS.fd"},     // Arch (older edk2-ovmf)
-		{"qemu/ovmf-x86_64-code.bin", "qemu/ovmf-x86_64-vars.bin"},       // openSUSE
-		{"OVMF/OVMF_CODE.fd", "OVMF/OVMF_VARS.fd"},                       // Debian, Ubuntu (2M)
-	},
-	"aarch64": {
-		{"AAVMF/AAVMF_CODE.fd", "AAVMF/AAVMF_VARS.fd"},                                // Debian, Ubuntu
-		{"edk2/aarch64/QEMU_EFI-pflash.raw", "edk2/aarch64/vars-template-pflash.raw"}, // Fedora
-		{"edk2/aarch64/QEMU_CODE.fd", "edk2/aarch64/QEMU_VARS.fd"},                    // Arch
-		{"qemu/aavmf-aarch64-code.bin", "qemu/aavmf-aarch64-vars.bin"},                // openSUSE
-	},
-}
-
-// bundledUEFI is the pair QEMU installs itself (make install, Nix,
-// Homebrew), relative to <prefix>/share/qemu.
-var bundledUEFI = map[string]UEFIPair{
-	"x86_64":  {"edk2-x86_64-code.fd", "edk2-i386-vars.fd"},
-	"aarch64": {"edk2-aarch64-code.fd", "edk2-arm-vars.fd"},
-}
-
 // uefiCandidates lists every pair to try for arch, best first.
-func uefiCandidates(arch string, d searchDirs) []UEFIPair {
+// The pairs themselves (distributions' and QEMU's bundled one) are part
+// of the machine description, internal/arch.
+func uefiCandidates(guest string, d searchDirs) []UEFIPair {
 	var out []UEFIPair
-	for _, p := range distroUEFI[arch] {
+	m, err := arch.For(guest)
+	if err != nil {
+		return nil
+	}
+	for _, p := range m.UEFI {
 		out = append(out, UEFIPair{filepath.Join(d.system, p.Code), filepath.Join(d.system, p.Vars)})
 	}
-	if b, ok := bundledUEFI[arch]; ok {
+	if b := m.BundledUEFI; b.Code != "" {
 		for _, prefix := range d.prefixes {
 			dir := filepath.Join(prefix, "share", "qemu")
 			out = append(out, UEFIPair{filepath.Join(dir, b.Code), filepath.Join(dir, b.Vars)})

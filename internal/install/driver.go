@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/console"
 	"github.com/nixvm/nixvm/internal/host"
 	"github.com/nixvm/nixvm/internal/qemu"
@@ -35,8 +36,9 @@ const (
 )
 
 // Deadlines of the waits on the guest under KVM/HVF. TCG multiplies them by
-// tcgFactor: it runs guests 10-50x slower, but most of an install is I/O and
-// downloads, which emulation slows less.
+// the machine's TCG.DeadlineFactor (internal/arch): 5 for x86_64 on x86_64
+// (10-50x slower CPU, but most of an install is I/O and downloads, which
+// emulation slows less), more for a foreign guest.
 var phaseDeadline = map[string]time.Duration{
 	PhaseBooting:      3 * time.Minute,
 	PhasePartitioning: 3 * time.Minute,
@@ -51,8 +53,6 @@ var phaseDeadline = map[string]time.Duration{
 }
 
 const scriptStart = "script-start"
-
-const tcgFactor = 5
 
 // Options are what the driver needs beyond the instance.
 type Options struct {
@@ -86,9 +86,9 @@ func Run(ctx context.Context, lock *store.Lock, s *spec.Spec, opts Options) (res
 	if d.opts.Reporter == nil {
 		d.opts.Reporter = nopReporter{}
 	}
-	if opts.Facts.Accelerator(ctx, s.Arch).Name == "tcg" {
-		d.factor = tcgFactor
-	}
+	// Emulation is slower, and a foreign guest's much slower: the factor
+	// is in the machine description (internal/arch).
+	d.factor = time.Duration(arch.MustFor(s.Arch).DeadlineFactor(opts.Facts.Accelerator(ctx, s.Arch).Name))
 	defer func() {
 		if err != nil {
 			err = d.fail(err)

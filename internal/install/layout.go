@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/spec"
 )
 
@@ -61,13 +62,14 @@ func (p Partition) String() string {
 // partDev names partition n of disk: virtio disks have no "p" separator.
 func partDev(disk string, n int) string { return fmt.Sprintf("%s%d", disk, n) }
 
-// Boot loaders, chosen by firmware and partition table (docs/spec.md).
+// Boot loaders, chosen by firmware and partition table (docs/spec.md) in
+// the machine description (internal/arch).
 const (
-	grubBIOS    = "grub (BIOS)"
-	systemdBoot = "systemd-boot"
+	grubBIOS    = arch.GrubBIOS
+	systemdBoot = arch.SystemdBoot
 	// systemd-boot's `bootctl install` refuses an ESP that is not on a GPT
 	// disk (systemd src/shared/find-esp.c), so UEFI on MBR gets GRUB.
-	grubEFI = "grub (UEFI)"
+	grubEFI = arch.GrubEFI
 )
 
 // layout is the storage plan that install.sh and configuration.nix share.
@@ -107,14 +109,7 @@ func makeLayout(s *spec.Spec, uuids ArrayUUIDs) (*layout, error) {
 		lvm:  s.LVM,
 		raid: s.RAID == "raid1",
 	}
-	switch {
-	case !l.uefi:
-		l.bootLoader = grubBIOS
-	case l.gpt:
-		l.bootLoader = systemdBoot
-	default:
-		l.bootLoader = grubEFI
-	}
+	l.bootLoader = arch.MustFor(s.Arch).BootLoader(s.Firmware, s.PartitionTable)
 	n := 1
 	if l.raid {
 		n = 2

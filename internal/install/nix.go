@@ -3,6 +3,8 @@ package install
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nixvm/nixvm/internal/arch"
 )
 
 // configurationNix writes /etc/nixos/configuration.nix. Every option is on
@@ -12,6 +14,7 @@ import (
 // which nixos-generate-config writes from what install.sh mounted.
 func configurationNix(in Inputs, l *layout) string {
 	s := in.Spec
+	m := arch.MustFor(s.Arch) // the spec is validated
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 
@@ -47,10 +50,10 @@ func configurationNix(in Inputs, l *layout) string {
 	}
 	if l.bootLoader != systemdBoot {
 		line("  # GRUB's menu and errors on the serial console too, for nixvm console.")
-		line(`  boot.loader.grub.extraConfig = "serial --unit=0 --speed=115200; terminal_input serial console; terminal_output serial console";`)
+		line(`  boot.loader.grub.extraConfig = "%s; terminal_input serial console; terminal_output serial console";`, m.GrubSerial)
 	}
 	line("  boot.loader.timeout = 1;")
-	line(`  boot.kernelParams = [ "console=tty0" "console=ttyS0,115200n8" ];`)
+	line(`  boot.kernelParams = [ "console=tty0" %s ];`, nixString(m.SerialConsole()))
 	if l.lvm {
 		line("  boot.initrd.services.lvm.enable = true;")
 	}

@@ -65,6 +65,10 @@ var goldenCases = []struct {
 		s.Disks = []spec.Disk{{Size: 10 * spec.GiB}, {Size: 12 * spec.GiB}} // sized for the smaller disk
 	}},
 	{"uefi-mbr", func(s *spec.Spec) { s.PartitionTable = "mbr" }},
+	// aarch64: the virt machine's PL011 console (ttyAMA0) for the kernel and,
+	// on MBR, GRUB's EFI serial port.
+	{"aarch64-uefi-gpt-swap", func(s *spec.Spec) { s.Arch, s.Swap = "aarch64", 1*spec.GiB }},
+	{"aarch64-uefi-mbr", func(s *spec.Spec) { s.Arch, s.PartitionTable = "aarch64", "mbr" }},
 	{"desktop-i3", func(s *spec.Spec) { s.Desktop = "i3" }},
 	{"desktop-dwm", func(s *spec.Spec) { s.Desktop, s.Firmware = "dwm", "bios" }},
 	{"extraconfig", func(s *spec.Spec) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
 )
@@ -66,37 +67,16 @@ func Command(p Params) ([]string, error) {
 	}
 	s := p.Spec
 	in := p.Instance
-	arm := s.Arch == "aarch64"
+	m := arch.MustFor(s.Arch) // check() validated it
 	uefi := s.Firmware == "uefi"
 
 	a := []string{p.Binary, "-nodefaults", "-no-user-config"}
 	a = append(a, "-name", opt("nixvm-"+s.Name)+",process="+opt("nixvm-"+s.Name))
 
-	// Machine and CPU.
-	switch {
-	case arm && p.Accel == "kvm":
-		a = append(a, "-machine", "virt,gic-version=host")
-	case arm && p.Accel == "tcg":
-		a = append(a, "-machine", "virt,gic-version=max")
-	case arm:
-		// hvf: QEMU picks the GIC the accelerator supports; "host" is
-		// KVM-only and "max" is not accepted by every hvf release.
-		a = append(a, "-machine", "virt")
-	case uefi:
-		a = append(a, "-machine", "q35")
-	default:
-		a = append(a, "-machine", "pc")
-	}
-	accel := p.Accel
-	if accel == "tcg" && s.CPUs > 1 {
-		accel = "tcg,thread=multi"
-	}
-	a = append(a, "-accel", accel)
-	if p.Accel == "tcg" {
-		a = append(a, "-cpu", "max")
-	} else {
-		a = append(a, "-cpu", "host")
-	}
+	// Machine and CPU (internal/arch).
+	a = append(a, "-machine", m.MachineType(p.Accel, s.Firmware))
+	a = append(a, "-accel", m.Accel(p.Accel, s.CPUs))
+	a = append(a, "-cpu", m.CPU(p.Accel))
 	a = append(a, "-smp", strconv.Itoa(s.CPUs), "-m", strconv.FormatInt(int64(s.Memory/spec.MiB), 10)+"M")
 
 	// Firmware: SeaBIOS is QEMU's built-in default, UEFI needs the code
@@ -117,7 +97,7 @@ func Command(p Params) ([]string, error) {
 	if p.ISO != "" {
 		a = append(a, "-drive", "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file="+opt(p.ISO))
 		cd := "drive=cd0,bootindex=" + strconv.Itoa(boot)
-		if arm {
+		if !m.IDE {
 			// virt has no IDE/AHCI controller.
 			a = append(a, "-device", "virtio-scsi-pci,id=scsi0", "-device", "scsi-cd,bus=scsi0.0,"+cd)
 		} else {
@@ -135,7 +115,7 @@ func Command(p Params) ([]string, error) {
 		// A CD-ROM, not a virtio disk: it must not shift the guest's
 		// /dev/vdX names, which the install script partitions.
 		a = append(a, "-drive", "if=none,id=seed,media=cdrom,readonly=on,format=raw,file="+opt(p.Seed))
-		if arm {
+		if !m.IDE {
 			if p.ISO == "" {
 				a = append(a, "-device", "virtio-scsi-pci,id=scsi0")
 			}
@@ -164,19 +144,7 @@ func Command(p Params) ([]string, error) {
 
 	// Display. -nographic is never used: it would put the monitor and
 	// serial on stdio, which -daemonize forbids.
-	graphic := p.Display != "none"
-	if arm {
-		if graphic {
-			a = append(a, "-device", "virtio-gpu-pci",
-				"-device", "qemu-xhci", "-device", "usb-kbd", "-device", "usb-tablet")
-		}
-	} else {
-		a = append(a, "-vga", "std")
-		if graphic {
-			// An absolute pointer, so the viewer does not grab the mouse.
-			a = append(a, "-usb", "-device", "usb-tablet")
-		}
-	}
+	a = append(a, m.DisplayArgs(p.Display != "none")...)
 	switch p.Display {
 	case "none":
 		a = append(a, "-display", "none")
@@ -233,8 +201,8 @@ func check(p Params) error {
 	if !oneOf(s.Firmware, spec.Firmwares) {
 		return fmt.Errorf("firmware: %q is not one of %s", s.Firmware, strings.Join(spec.Firmwares, ", "))
 	}
-	if s.Arch == "aarch64" && s.Firmware != "uefi" {
-		return fmt.Errorf("firmware: aarch64 needs uefi (QEMU's virt machine has no BIOS)")
+	if err := arch.MustFor(s.Arch).CheckFirmware(s.Firmware); err != nil {
+		return err
 	}
 	if !oneOf(p.Accel, Accels) {
 		return fmt.Errorf("accel: %q is not one of %s", p.Accel, strings.Join(Accels, ", "))

@@ -170,7 +170,7 @@ func TestCommandErrors(t *testing.T) {
 		mutate func(*Params)
 		want   string // the field the message must name
 	}{
-		{"aarch64 bios", func(p *Params) { p.Spec.Arch = "aarch64"; p.UEFICode = ""; p.Spec.Firmware = "bios" }, "firmware: aarch64 needs uefi"},
+		{"aarch64 bios", func(p *Params) { p.Spec.Arch = "aarch64"; p.UEFICode = ""; p.Spec.Firmware = "bios" }, "firmware: bios is not available on aarch64"},
 		{"bad arch", func(p *Params) { p.Spec.Arch = "riscv64" }, "arch:"},
 		{"bad firmware", func(p *Params) { p.Spec.Firmware = "coreboot" }, "firmware:"},
 		{"bad accel", func(p *Params) { p.Accel = "xen" }, "accel:"},

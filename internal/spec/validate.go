@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nixvm/nixvm/internal/arch"
 )
 
 // Limits checked by Validate.
@@ -103,10 +105,8 @@ func (s *Spec) validateEnums() error {
 			return err
 		}
 	}
-	if s.Arch == "aarch64" && s.Firmware == "bios" {
-		return fmt.Errorf("firmware: bios is not available on aarch64 (aarch64 boots UEFI only; use uefi)")
-	}
-	return nil
+	// The machine description knows which firmware each machine boots.
+	return arch.MustFor(s.Arch).CheckFirmware(s.Firmware)
 }
 
 func checkEnum(field, value string, valid []string) error {

@@ -55,7 +55,7 @@ func TestValidate(t *testing.T) {
 		{"arch bad", func(s *Spec) { s.Arch = "arm64" }, `arch: "arm64" is not valid (use x86_64 or aarch64)`},
 		{"firmware bios", func(s *Spec) { s.Firmware = "bios" }, ""},
 		{"firmware bad", func(s *Spec) { s.Firmware = "efi" }, `firmware: "efi" is not valid (use uefi or bios)`},
-		{"aarch64 bios", func(s *Spec) { s.Arch, s.Firmware = "aarch64", "bios" }, `firmware: bios is not available on aarch64 (aarch64 boots UEFI only; use uefi)`},
+		{"aarch64 bios", func(s *Spec) { s.Arch, s.Firmware = "aarch64", "bios" }, `firmware: bios is not available on aarch64 (QEMU's virt machine boots UEFI only; use firmware: uefi)`},
 		{"partitionTable mbr", func(s *Spec) { s.PartitionTable = "mbr" }, ""},
 		{"partitionTable bad", func(s *Spec) { s.PartitionTable = "dos" }, `partitionTable: "dos" is not valid (use gpt or mbr)`},
 		{"raid bad", func(s *Spec) { s.RAID = "raid0" }, `raid: "raid0" is not valid (use none or raid1)`},

@@ -12,15 +12,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/iso"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
 )
-
-// serialConsole is added to the installer's own kernel parameters so that
-// its console, and the auto-login shell, appear on the serial port.
-const serialConsole = "console=ttyS0,115200n8"
 
 // Installer is a NixOS installer ISO ready for direct kernel boot.
 type Installer struct {
@@ -33,7 +30,7 @@ type Installer struct {
 // and initrd into the cache (once per ISO file), so the installer can boot
 // directly with the default entry's parameters: no boot menu, no timeout,
 // the same on SeaBIOS and OVMF. The ISO must still be attached as a CD-ROM.
-func PrepareInstaller(ctx context.Context, isoPath, arch string) (*Installer, error) {
+func PrepareInstaller(ctx context.Context, isoPath, guestArch string) (*Installer, error) {
 	abs, err := filepath.Abs(isoPath)
 	if err != nil {
 		return nil, err
@@ -42,8 +39,8 @@ func PrepareInstaller(ctx context.Context, isoPath, arch string) (*Installer, er
 	if err != nil {
 		return nil, err
 	}
-	if info.Arch != arch {
-		return nil, fmt.Errorf("installer ISO %s is for %s, but the VM is %s: use a %s ISO (nixvm image pull --arch %s)", abs, info.Arch, arch, arch, arch)
+	if info.Arch != guestArch {
+		return nil, fmt.Errorf("installer ISO %s is for %s, but the VM is %s: use a %s ISO (nixvm image pull --arch %s)", abs, info.Arch, guestArch, guestArch, guestArch)
 	}
 	dir, err := bootCacheDir(abs)
 	if err != nil {
@@ -64,6 +61,14 @@ func PrepareInstaller(ctx context.Context, isoPath, arch string) (*Installer, er
 			return nil, err
 		}
 	}
+	// The serial console (its device name is in internal/arch) is added to the
+	// installer's own kernel parameters so that its console, and the
+	// auto-login shell, appear on the serial port.
+	m, err := arch.For(guestArch)
+	if err != nil {
+		return nil, err
+	}
+	serialConsole := m.SerialConsole()
 	appendLine := info.Cmdline
 	if !slices.Contains(strings.Fields(appendLine), serialConsole) {
 		appendLine = strings.TrimSpace(appendLine + " " + serialConsole)
