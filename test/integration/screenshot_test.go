@@ -30,6 +30,12 @@ func TestScreenshot(t *testing.T) {
 	e.ok("start", "shot")
 	defer e.ok("stop", "--force", "shot")
 
+	// The partition view reads a running VM's disk, which QEMU holds
+	// locked: the new disk has no table yet.
+	if got := e.ok("disk", "shot"); !strings.Contains(got, "disk0.qcow2: qcow2, 1 GiB, no partition table") {
+		t.Errorf("nixvm disk on the running VM printed %q", got)
+	}
+
 	out := filepath.Join(t.TempDir(), "screen.png")
 	got := e.ok("screenshot", "shot", "-o", out)
 	m := regexp.MustCompile(`^(\S+) \((\d+)x(\d+)\)\n$`).FindStringSubmatch(got)
