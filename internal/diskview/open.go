@@ -55,16 +55,15 @@ func OpenImage(path string) (*Image, error) {
 		return &Image{ReaderAt: f, Size: fi.Size(), Format: "raw", close: f.Close}, nil
 	}
 	img, err := qcow2reader.OpenWithType(f, qcow2.Type)
-	if err == nil {
-		err = img.Readable()
-	}
 	if err != nil {
-		if img != nil {
-			img.Close() // closes f too
-		} else {
-			f.Close()
-		}
+		// On error the library may return a typed nil in the interface:
+		// close only the file.
+		f.Close()
 		return nil, fmt.Errorf("qcow2 image %s cannot be read: %w", path, err)
+	}
+	if err := img.Readable(); err != nil {
+		img.Close() // closes f too
+		return nil, fmt.Errorf("qcow2 image %s cannot be read (a missing backing file?): %w", path, err)
 	}
 	// img.Close closes f and the backing files.
 	return &Image{ReaderAt: img, Size: img.Size(), Format: "qcow2", close: img.Close}, nil
