@@ -1,10 +1,12 @@
 package install
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
 	"github.com/nixvm/nixvm/internal/arch"
+	"github.com/nixvm/nixvm/internal/spec"
 )
 
 // configurationNix writes /etc/nixos/configuration.nix. Every option is on
@@ -93,8 +95,7 @@ func configurationNix(in Inputs, l *layout) string {
 	line("  security.sudo.wheelNeedsPassword = false;")
 	if s.Desktop != "none" {
 		line("")
-		line("  services.xserver.enable = true;")
-		line("  services.xserver.windowManager.%s.enable = true;", s.Desktop)
+		desktopNix(line, in.User, s.Desktop, cmp.Or(s.Keymap, spec.DefaultKeymap))
 	}
 	line("")
 	for _, c := range strings.Split(in.StateVersionComment, "\n") {
@@ -154,3 +155,81 @@ func nixList(v []string) string {
 	}
 	return "[ " + strings.Join(q, " ") + " ]"
 }
+
+// desktopNix writes the desktop: X11 with the window manager, started by
+// LightDM (NixOS's default display manager) straight into the session as
+// user, who has no password: without auto-login LightDM's greeter would ask
+// for one that does not exist. A terminal, dmenu and a status bar come
+// with it; i3 gets a small config with gaps (built into i3 since 4.22),
+// dwm keeps its compiled-in defaults.
+func desktopNix(line func(string, ...any), user, desktop, keymap string) {
+	line("  # Desktop: X11 with %s, logged in as %s at boot (LightDM auto-login;", desktop, user)
+	line("  # the user has no password, so a greeter could never be passed).")
+	line("  services.xserver.enable = true;")
+	line("  services.xserver.xkb.layout = %s;", nixString(keymap))
+	line("  services.xserver.windowManager.%s.enable = true;", desktop)
+	line("  services.displayManager.autoLogin.enable = true;")
+	line("  services.displayManager.autoLogin.user = %s;", nixString(user))
+	line("  # Resizes the screen to the viewer's window over the SPICE channel")
+	line("  # (nixvm start --display spice).")
+	line("  services.spice-vdagentd.enable = true;")
+	switch desktop {
+	case "i3":
+		// i3 reads its own package's default config before /etc/xdg, so the
+		// config goes through configFile (i3 -c /etc/i3/config).
+		line("  # i3 brings dmenu, i3status and i3lock (windowManager.i3.extraPackages).")
+		line("  environment.systemPackages = with pkgs; [ xterm ];")
+		line("  services.xserver.windowManager.i3.configFile = pkgs.writeText \"i3-config\" ''")
+		for _, l := range strings.Split(strings.TrimSuffix(i3Config, "\n"), "\n") {
+			if l == "" {
+				line("")
+				continue
+			}
+			line("    %s", l)
+		}
+		line("  '';")
+	case "dwm":
+		line("  # dwm's defaults: Alt+Shift+Enter opens st, Alt+p dmenu; its bar")
+		line("  # shows the root window's name, which the session sets to the time.")
+		line("  environment.systemPackages = with pkgs; [ st dmenu ];")
+		line("  services.xserver.displayManager.sessionCommands = ''")
+		line("    while xsetroot -name \"$(date '+%%a %%d %%b %%H:%%M')\"; do sleep 30; done &")
+		line("  '';")
+	}
+}
+
+// i3Config is the i3 configuration of an i3 desktop: Alt as the modifier
+// (a VM window often cannot get the Super key), gaps, an i3status bar at the
+// top, dmenu and a terminal opened at login.
+const i3Config = `# i3 config written by nixvm; i3 >= 4.22 has gaps built in.
+set $mod Mod1
+font pango:monospace 10
+default_border pixel 2
+gaps inner 8
+gaps outer 4
+floating_modifier $mod
+
+bindsym $mod+Return exec xterm
+bindsym $mod+d exec dmenu_run
+bindsym $mod+Shift+q kill
+bindsym $mod+f fullscreen toggle
+bindsym $mod+h focus left
+bindsym $mod+j focus down
+bindsym $mod+k focus up
+bindsym $mod+l focus right
+bindsym $mod+1 workspace number 1
+bindsym $mod+2 workspace number 2
+bindsym $mod+3 workspace number 3
+bindsym $mod+Shift+1 move container to workspace number 1
+bindsym $mod+Shift+2 move container to workspace number 2
+bindsym $mod+Shift+3 move container to workspace number 3
+bindsym $mod+Shift+r restart
+bindsym $mod+Shift+e exit
+
+bar {
+  position top
+  status_command i3status
+}
+
+exec --no-startup-id xterm
+`

@@ -28,6 +28,8 @@ var OptionsSince = map[string]string{
 	"nix.settings.": "22.05",
 	// Moved from services.xserver.displayManager in 24.05.
 	"services.displayManager.": "24.05",
+	// Renamed from services.xserver.layout in 23.11 (desktops only).
+	"services.xserver.xkb.": "23.11",
 	// boot.initrd.services.lvm came with the systemd initrd in 22.05.
 	"boot.initrd.services.lvm.": "22.05",
 }

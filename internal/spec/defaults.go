@@ -16,7 +16,8 @@ const (
 	DefaultRAID           = "none"
 	DefaultFilesystem     = "ext4"
 	DefaultDesktop        = "none"
-	DefaultDisplay        = "none"
+	DefaultDisplay        = "auto"
+	DefaultKeymap         = "us"
 	DefaultRelease        = "stable"
 	DefaultNetworkTimeout = 3 * time.Minute
 	DefaultSubstituter    = "https://cache.nixos.org"
@@ -42,6 +43,7 @@ func (s *Spec) ApplyDefaults() {
 	setString(&s.Filesystem, DefaultFilesystem)
 	setString(&s.Desktop, DefaultDesktop)
 	setString(&s.Display, DefaultDisplay)
+	setString(&s.Keymap, DefaultKeymap)
 	setString(&s.Release, DefaultRelease)
 	if len(s.Disks) == 0 {
 		s.Disks = []Disk{{Size: DefaultDiskSize}}

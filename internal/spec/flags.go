@@ -31,6 +31,7 @@ type Flags struct {
 	sha256          string
 	extraConfig     string
 	extraConfigFile string
+	keymap          string
 }
 
 // BindFlags registers one flag per spec field (the name is the command's
@@ -56,7 +57,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.Var(&f.raid, "raid", "software RAID across the disks: "+orList(RAIDLevels)+"; raid1 mirrors two disks (default "+DefaultRAID+")")
 	fs.Var(&f.filesystem, "filesystem", "root filesystem: "+orList(Filesystems)+" (default "+DefaultFilesystem+")")
 	fs.Var(&f.desktop, "desktop", "desktop to install: "+orList(Desktops)+" (default "+DefaultDesktop+")")
-	fs.Var(&f.display, "display", "QEMU display: "+orList(Displays)+"; none uses the serial console (default "+DefaultDisplay+")")
+	fs.Var(&f.display, "display", "QEMU display: "+orList(Displays)+"; auto opens a window for a desktop when the host has one, none uses the serial console (default "+DefaultDisplay+")")
+	fs.StringVar(&f.keymap, "keymap", "", "keyboard `layout` of the desktop (XKB), e.g. us, de, fr or us,de (default "+DefaultKeymap+")")
 	fs.Var(&f.forwards, "forward", "forward 127.0.0.1:HOST on the host to GUEST in the VM (TCP), e.g. 8080:80; repeatable")
 	fs.Var(&f.sshPort, "ssh-port", "host port forwarded to the guest's SSH port 22; 0 picks a free one (default 0)")
 	fs.StringVar(&f.release, "release", "", "NixOS `version`: stable, unstable or YY.05/YY.11 such as 25.11 (default stable)")
@@ -102,6 +104,9 @@ func (f *Flags) Apply(s *Spec) error {
 	}
 	if set("ssh-port") {
 		s.SSHPort = int(f.sshPort)
+	}
+	if set("keymap") {
+		s.Keymap = f.keymap
 	}
 	if set("memory") {
 		if f.memory == 0 {

@@ -49,6 +49,7 @@ extraConfig: "a = 1;"
 		{"enums", []string{"--arch", "aarch64", "--firmware", "uefi", "--partition-table", "mbr", "--raid", "raid1", "--filesystem", "ext4", "--desktop", "dwm", "--display", "sdl"}, func(w *Spec) {
 			w.Arch, w.Firmware, w.PartitionTable, w.RAID, w.Filesystem, w.Desktop, w.Display = "aarch64", "uefi", "mbr", "raid1", "ext4", "dwm", "sdl"
 		}},
+		{"keymap", []string{"--keymap", "de"}, func(w *Spec) { w.Keymap = "de" }},
 		{"swap and ports", []string{"--swap", "2G", "--ssh-port", "2222"}, func(w *Spec) { w.Swap, w.SSHPort = 2*GiB, 2222 }},
 		{"zero values set explicitly", []string{"--swap", "0", "--ssh-port", "0"}, func(w *Spec) { w.Swap, w.SSHPort = 0, 0 }},
 		{"strings", []string{"--release", "unstable", "--iso", "https://x/y.iso", "--sha256", sha, "--extra-config", "b = 2;"}, func(w *Spec) {
@@ -141,7 +142,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--raid", "5"}, `--raid: "5" is not valid (use none or raid1)`},
 		{[]string{"--filesystem", "zfs"}, `--filesystem: "zfs" is not valid (use ext4)`},
 		{[]string{"--desktop", "kde"}, `--desktop: "kde" is not valid (use none, i3 or dwm)`},
-		{[]string{"--display", "spice"}, `--display: "spice" is not valid (use none, gtk, sdl or vnc)`},
+		{[]string{"--display", "qxl"}, `--display: "qxl" is not valid (use auto, none, gtk, sdl, spice or vnc)`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -167,13 +168,13 @@ func TestFlagsCoverSpec(t *testing.T) {
 	BindFlags(fs)
 	for _, name := range []string{"arch", "cpus", "memory", "disk", "firmware", "partition-table", "swap", "lvm", "raid",
 		"filesystem", "desktop", "display", "forward", "ssh-port", "release", "iso", "sha256", "extra-config", "extra-config-file",
-		"substituter", "trusted-public-key", "network-timeout"} {
+		"substituter", "trusted-public-key", "network-timeout", "keymap"} {
 		f := fs.Lookup(name)
 		if f == nil || f.Usage == "" {
 			t.Errorf("flag --%s missing or without help", name)
 		}
 	}
-	if n := len(yamlFields(reflect.TypeFor[Spec]())); n != 22 {
+	if n := len(yamlFields(reflect.TypeFor[Spec]())); n != 23 {
 		t.Errorf("Spec has %d fields; add a flag for the new one and update this test", n)
 	}
 }

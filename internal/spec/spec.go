@@ -20,7 +20,8 @@ type Spec struct {
 	RAID           string        `yaml:"raid" json:"raid"`             // none (default) | raid1 (needs two disks)
 	Filesystem     string        `yaml:"filesystem" json:"filesystem"` // ext4
 	Desktop        string        `yaml:"desktop" json:"desktop"`       // none (default) | i3 | dwm
-	Display        string        `yaml:"display" json:"display"`       // none (default, serial console) | gtk | sdl | vnc
+	Display        string        `yaml:"display" json:"display"`       // auto (default) | none (serial console) | gtk | sdl | spice | vnc
+	Keymap         string        `yaml:"keymap" json:"keymap"`         // XKB layout of a desktop, default us
 	PortForwards   []PortForward `yaml:"portForwards" json:"portForwards"`
 	SSHPort        int           `yaml:"sshPort" json:"sshPort"`                   // host port for guest 22; 0 = pick a free one
 	Release        string        `yaml:"release" json:"release"`                   // e.g. 25.11, unstable, stable (default)
@@ -59,5 +60,7 @@ var (
 	RAIDLevels      = []string{"none", "raid1"}
 	Filesystems     = []string{"ext4"}
 	Desktops        = []string{"none", "i3", "dwm"}
-	Displays        = []string{"none", "gtk", "sdl", "vnc"}
+	// Displays: auto is a window (gtk) for a desktop VM when the host has
+	// a display ($DISPLAY or $WAYLAND_DISPLAY), none otherwise.
+	Displays = []string{"auto", "none", "gtk", "sdl", "spice", "vnc"}
 )

@@ -48,6 +48,10 @@ var (
 	publicKeyRE = regexp.MustCompile(`^[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=$`)
 	releaseRE   = regexp.MustCompile(`^([0-9]{2})\.(05|11)$`)
 	sha256RE    = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	// XKB layout names (xkeyboard-config's symbols files: us, de, gb,
+	// latam, ...), up to four separated by commas as
+	// services.xserver.xkb.layout takes them.
+	keymapRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}(,[a-z][a-z0-9_-]{0,31}){0,3}$`)
 )
 
 // ValidName reports whether name is a valid VM name.
@@ -60,6 +64,7 @@ func (s *Spec) Validate() error {
 	checks := []func() error{
 		s.validateName,
 		s.validateEnums,
+		s.validateKeymap,
 		s.validateCPUs,
 		s.validateMemory,
 		s.validateDisks,
@@ -107,6 +112,13 @@ func (s *Spec) validateEnums() error {
 	}
 	// The machine description knows which firmware each machine boots.
 	return arch.MustFor(s.Arch).CheckFirmware(s.Firmware)
+}
+
+func (s *Spec) validateKeymap() error {
+	if s.Keymap != "" && !keymapRE.MatchString(s.Keymap) { // "" is the default, us
+		return fmt.Errorf("keymap: %q is not an XKB layout name (use lower-case names such as us, de, fr or gb; up to four as us,de)", s.Keymap)
+	}
+	return nil
 }
 
 func checkEnum(field, value string, valid []string) error {

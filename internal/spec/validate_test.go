@@ -64,7 +64,12 @@ func TestValidate(t *testing.T) {
 		{"desktop dwm", func(s *Spec) { s.Desktop = "dwm" }, ""},
 		{"desktop bad", func(s *Spec) { s.Desktop = "gnome" }, `desktop: "gnome" is not valid (use none, i3 or dwm)`},
 		{"display vnc", func(s *Spec) { s.Display = "vnc" }, ""},
-		{"display bad", func(s *Spec) { s.Display = "spice" }, `display: "spice" is not valid (use none, gtk, sdl or vnc)`},
+		{"display bad", func(s *Spec) { s.Display = "qxl" }, `display: "qxl" is not valid (use auto, none, gtk, sdl, spice or vnc)`},
+		{"display spice", func(s *Spec) { s.Display = "spice" }, ""},
+		{"keymap de", func(s *Spec) { s.Desktop, s.Keymap = "i3", "de" }, ""},
+		{"keymap two layouts", func(s *Spec) { s.Keymap = "us,de" }, ""},
+		{"keymap upper case", func(s *Spec) { s.Keymap = "US" }, `keymap: "US" is not an XKB layout name (use lower-case names such as us, de, fr or gb; up to four as us,de)`},
+		{"keymap with a quote", func(s *Spec) { s.Keymap = `us";` }, `keymap: "us\";" is not an XKB layout name (use lower-case names such as us, de, fr or gb; up to four as us,de)`},
 		{"desktop without display is fine", func(s *Spec) { s.Desktop, s.Display = "i3", "none" }, ""},
 		{"empty enum (no defaults)", func(s *Spec) { s.Firmware = "" }, `firmware: "" is not valid`},
 
