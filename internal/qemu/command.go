@@ -24,7 +24,7 @@ type Params struct {
 	Accel    string         // "kvm" | "hvf" | "tcg"
 	UEFICode string         // firmware CODE (read-only pflash); "" for BIOS
 	SSHPort  int            // resolved host port forwarded to guest 22
-	Display  string         // effective display mode: none|gtk|sdl|vnc
+	Display  string         // effective display mode: none|gtk|sdl|spice|vnc (never auto)
 	ISO      string         // CD-ROM image path; "" = none
 	Seed     string         // read-only seed image (install script, config) as a second CD-ROM; never booted
 	// Direct kernel boot; "" = none. Append is passed as one argv element.
@@ -40,6 +40,19 @@ var Accels = []string{"kvm", "hvf", "tcg"}
 // VNCSocket is the unix socket QEMU's VNC server listens on for display
 // "vnc". It sits next to the other sockets so it obeys the same path limit.
 func VNCSocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "vnc.sock") }
+
+// SpiceSocket is the unix socket QEMU's SPICE server listens on for
+// display "spice", next to the other sockets.
+func SpiceSocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "spice.sock") }
+
+// SpiceAgentPort is the virtio-serial port name of the SPICE agent
+// (spice-vdagent, NixOS's services.spice-vdagentd): over it the viewer
+// tells the guest its window size, and the guest resizes its screen.
+const SpiceAgentPort = "com.redhat.spice.0"
+
+// Displays are the display modes Command takes: the spec's, with auto
+// already resolved (vm.ChooseDisplay).
+var Displays = []string{"none", "gtk", "sdl", "spice", "vnc"}
 
 // GuestAgentPort is the virtio-serial port name the QEMU guest agent
 // (qemu-ga, NixOS's services.qemuGuest) opens in the guest, as
@@ -154,6 +167,10 @@ func Command(p Params) ([]string, error) {
 		// A unix socket only: a TCP VNC server would be reachable by
 		// every local user without a password.
 		a = append(a, "-vnc", "unix:"+opt(VNCSocket(in)), "-display", "none")
+	case "spice":
+		// A unix socket only, like VNC: SPICE's TCP port would be open to
+		// every local user (ticketing off, the socket is mode 0700's dir).
+		a = append(a, "-spice", "unix=on,addr="+opt(SpiceSocket(in))+",disable-ticketing=on", "-display", "none")
 	}
 
 	// The guest agent's channel: a virtio-serial controller with one port,
@@ -166,6 +183,13 @@ func Command(p Params) ([]string, error) {
 		"-chardev", "socket,id=qga0,path="+opt(QGASocket(in))+",server=on,wait=off",
 		"-device", "virtio-serial-pci,id=vser0",
 		"-device", "virtserialport,bus=vser0.0,chardev=qga0,name="+GuestAgentPort)
+	if p.Display == "spice" {
+		// The SPICE agent's channel, on the same controller (no new PCI
+		// device, so nothing moves).
+		a = append(a,
+			"-chardev", "spicevmc,id=vdagent0,name=vdagent",
+			"-device", "virtserialport,bus=vser0.0,chardev=vdagent0,name="+SpiceAgentPort)
+	}
 
 	if p.Kernel != "" {
 		a = append(a, "-kernel", p.Kernel)
@@ -207,8 +231,8 @@ func check(p Params) error {
 	if !oneOf(p.Accel, Accels) {
 		return fmt.Errorf("accel: %q is not one of %s", p.Accel, strings.Join(Accels, ", "))
 	}
-	if !oneOf(p.Display, spec.Displays) {
-		return fmt.Errorf("display: %q is not one of %s", p.Display, strings.Join(spec.Displays, ", "))
+	if !oneOf(p.Display, Displays) {
+		return fmt.Errorf("display: %q is not one of %s (auto is resolved before the command is built)", p.Display, strings.Join(Displays, ", "))
 	}
 	if s.CPUs < 1 {
 		return fmt.Errorf("cpus: %d, need at least 1", s.CPUs)

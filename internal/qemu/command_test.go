@@ -53,7 +53,7 @@ func goldenCases() []goldenCase {
 				continue
 			}
 			for _, accel := range Accels {
-				for _, d := range spec.Displays {
+				for _, d := range Displays {
 					cs = append(cs, goldenCase{arch + "-" + fw + "-" + accel + "-" + d, base(arch, fw, accel, d)})
 				}
 			}
@@ -138,10 +138,21 @@ func TestCommandInvariants(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		line := strings.Join(argv, " ")
-		for _, bad := range []string{"-nographic", "hostfwd=tcp::", "hostfwd=tcp:0.0.0.0", "-vnc :", "-vnc 0", "-vnc 127"} {
+		for _, bad := range []string{"-nographic", "hostfwd=tcp::", "hostfwd=tcp:0.0.0.0", "-vnc :", "-vnc 0", "-vnc 127", "port=", "tls-port="} {
 			if strings.Contains(line, bad) {
 				t.Errorf("%s: argv contains %q: %s", c.name, bad, line)
 			}
+		}
+		// A display that can be used has an absolute pointer (no grab) and a
+		// graphics device; SPICE and VNC listen on unix sockets only.
+		if c.p.Display != "none" && !has(argv, "usb-tablet") {
+			t.Errorf("%s: display %s without a USB tablet: %s", c.name, c.p.Display, line)
+		}
+		if c.p.Display != "none" && !strings.Contains(line, "-vga std") && !strings.Contains(line, "virtio-gpu") {
+			t.Errorf("%s: display %s without a display device: %s", c.name, c.p.Display, line)
+		}
+		if c.p.Display == "spice" && !strings.Contains(line, "-spice unix=on,addr=/") {
+			t.Errorf("%s: SPICE not on a unix socket: %s", c.name, line)
 		}
 		if n := strings.Count(line, "hostfwd="); n != strings.Count(line, "hostfwd=tcp:127.0.0.1:") {
 			t.Errorf("%s: a forward is not bound to 127.0.0.1: %s", c.name, line)
@@ -174,7 +185,8 @@ func TestCommandErrors(t *testing.T) {
 		{"bad arch", func(p *Params) { p.Spec.Arch = "riscv64" }, "arch:"},
 		{"bad firmware", func(p *Params) { p.Spec.Firmware = "coreboot" }, "firmware:"},
 		{"bad accel", func(p *Params) { p.Accel = "xen" }, "accel:"},
-		{"bad display", func(p *Params) { p.Display = "spice" }, "display:"},
+		{"bad display", func(p *Params) { p.Display = "qxl" }, "display:"},
+		{"unresolved auto display", func(p *Params) { p.Display = "auto" }, "display:"},
 		{"no binary", func(p *Params) { p.Binary = "" }, "binary:"},
 		{"no name", func(p *Params) { p.Spec.Name = "" }, "name:"},
 		{"zero cpus", func(p *Params) { p.Spec.CPUs = 0 }, "cpus:"},

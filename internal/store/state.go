@@ -27,6 +27,7 @@ type State struct {
 	Manual  bool      `json:"manual,omitempty"`  // made with create --manual: boots its ISO
 	ISO     string    `json:"iso,omitempty"`     // ISO attached on start (manual installs)
 	SSHPort int       `json:"sshPort,omitempty"` // host port of the last start
+	Display string    `json:"display,omitempty"` // the last nixvm start --display, used until another is given
 	Updated time.Time `json:"updated"`
 }
 

@@ -1,0 +1,32 @@
+package vm
+
+import "testing"
+
+func TestChooseDisplay(t *testing.T) {
+	tests := []struct {
+		name                                string
+		flag, remembered, specDisp, desktop string
+		hostDisplay                         bool
+		want                                string
+	}{
+		{"auto desktop with a host display opens a window", "", "", "auto", "i3", true, "gtk"},
+		{"auto desktop without a host display is headless", "", "", "auto", "dwm", false, "none"},
+		{"auto without a desktop is the serial console", "", "", "auto", "none", true, "none"},
+		{"the spec's display", "", "", "vnc", "none", false, "vnc"},
+		{"remembered beats the spec", "", "sdl", "vnc", "i3", false, "sdl"},
+		{"the flag beats what is remembered", "spice", "sdl", "vnc", "i3", true, "spice"},
+		{"flag auto goes back to the automatic choice", "auto", "sdl", "none", "i3", true, "gtk"},
+		{"an old spec without display is auto", "", "", "", "i3", true, "gtk"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ChooseDisplay(tt.flag, tt.remembered, tt.specDisp, tt.desktop, tt.hostDisplay)
+			if got.Mode != tt.want || got.Why == "" {
+				t.Errorf("ChooseDisplay = %+v, want mode %s with a reason", got, tt.want)
+			}
+		})
+	}
+	if DisplayKeys("gtk") == "" || DisplayKeys("sdl") == "" || DisplayKeys("vnc") != "" {
+		t.Errorf("DisplayKeys: keys only for windows")
+	}
+}
