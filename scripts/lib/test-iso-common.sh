@@ -44,21 +44,62 @@ testiso_check_release() {
 	[[ $1 =~ ^[0-9]{2}\.(05|11)$ ]] || die "--release: want YY.05 or YY.11 (e.g. 25.11), got '$1'"
 }
 
+# testiso_set_arch ARCH (x86_64 | aarch64, NixOS's names): the
+# per-architecture names. Sets ARCH DEB_ARCH KERNEL_NAME EFI_BOOT
+# GRUB_EFI_TARGET GNU_TRIPLET LDSO. Scripts that never call it build x86_64.
+testiso_set_arch() {
+	case $1 in
+	x86_64)
+		ARCH=x86_64 DEB_ARCH=amd64 KERNEL_NAME=bzImage EFI_BOOT=BOOTX64.EFI
+		GRUB_EFI_TARGET=x86_64-efi GNU_TRIPLET=x86_64-linux-gnu LDSO=/lib64/ld-linux-x86-64.so.2
+		;;
+	aarch64)
+		ARCH=aarch64 DEB_ARCH=arm64 KERNEL_NAME=Image EFI_BOOT=BOOTAA64.EFI
+		GRUB_EFI_TARGET=arm64-efi GNU_TRIPLET=aarch64-linux-gnu LDSO=/lib/ld-linux-aarch64.so.1
+		;;
+	*) die "--arch: want x86_64 or aarch64, got '$1'" ;;
+	esac
+}
+
+# testiso_check_foreign: a foreign-architecture tree (debootstrap's second
+# stage, chroot) runs through qemu-user-static registered with binfmt_misc.
+testiso_check_foreign() {
+	local host
+	host=$(dpkg --print-architecture)
+	[[ $DEB_ARCH == "$host" ]] && return 0
+	[[ -x /usr/bin/qemu-$ARCH-static ]] ||
+		die "building for $DEB_ARCH on $host needs qemu-user-static: apt-get install qemu-user-static binfmt-support"
+	if [[ ! -e /proc/sys/fs/binfmt_misc/status ]]; then
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null ||
+			die "binfmt_misc is not mounted and cannot be: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"
+	fi
+	if ! grep -qx enabled "/proc/sys/fs/binfmt_misc/qemu-$ARCH" 2>/dev/null; then
+		update-binfmts --enable "qemu-$ARCH" >/dev/null 2>&1 || true
+	fi
+	grep -qx enabled "/proc/sys/fs/binfmt_misc/qemu-$ARCH" 2>/dev/null ||
+		die "binfmt_misc has no enabled qemu-$ARCH entry: update-binfmts --enable qemu-$ARCH (package binfmt-support)"
+	dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH" ||
+		die "apt does not know $DEB_ARCH packages (the kernel is downloaded with apt): dpkg --add-architecture $DEB_ARCH && apt-get update"
+}
+
 testiso_check_layout() {
 	[[ $1 == old || $1 == new ]] || die "--layout: want old (<= 24.11 paths) or new (>= 25.05 paths), got '$1'"
 }
 
 # fetch_debian_kernel: download (never install) the kernel that
-# linux-image-amd64 currently depends on and unpack it into the cache.
+# linux-image-amd64 (linux-image-arm64 after testiso_set_arch aarch64)
+# currently depends on and unpack it into the cache.
 # Sets KVER (e.g. 6.1.0-56-amd64), KROOT (unpacked package root),
-# KIMAGE (vmlinuz path) and KMODDIR (lib/modules/KVER).
+# KIMAGE (vmlinuz path; on arm64 an uncompressed Image, as the real
+# aarch64 ISO ships) and KMODDIR (lib/modules/KVER).
 fetch_debian_kernel() {
-	local cache pkg tmp
+	local cache pkg tmp deb=${DEB_ARCH:-amd64}
 	cache=$(testiso_cache_dir)
 	cache_lock
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	pkg=$(apt-cache depends "linux-image-$deb:$deb" 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
-	[[ -n $pkg ]] || die "cannot resolve linux-image-amd64 to a kernel package: run 'apt-get update' first"
+	[[ -n $pkg ]] || die "cannot resolve linux-image-$deb to a kernel package: run 'apt-get update' first"
+	pkg=${pkg%:"$deb"}
 	KVER=${pkg#linux-image-}
 	KVER=${KVER%-unsigned}
 	KROOT="$cache/kernel/$KVER"
@@ -68,7 +109,7 @@ fetch_debian_kernel() {
 		tmp=$(mktemp -d "$cache/kernel/.dl.XXXXXX")
 		# apt-get download writes into the current directory; as root it
 		# warns about the _apt sandbox, which is harmless here.
-		(cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+		(cd "$tmp" && apt-get download -q "$pkg:$deb" >/dev/null 2>&1) ||
 			{ rm -rf "$tmp"; die "apt-get download $pkg failed: check apt sources and network"; }
 		dpkg-deb -x "$tmp"/*.deb "$tmp/root" || { rm -rf "$tmp"; die "dpkg-deb -x of $pkg failed"; }
 		rm -rf "$KROOT"
@@ -79,6 +120,19 @@ fetch_debian_kernel() {
 	KIMAGE="$KROOT/boot/vmlinuz-$KVER"
 	KMODDIR="$KROOT/lib/modules/$KVER"
 	[[ -f $KIMAGE ]] || die "kernel image missing in $KROOT: remove that directory and retry"
+	# Debian's arm64 vmlinuz is a gzipped Image; NixOS ships (and GRUB's
+	# arm64 linux loader wants) the plain EFI-stub Image.
+	if [[ $deb == arm64 ]]; then
+		if [[ ! -s $KROOT/boot/Image-$KVER ]]; then
+			if gzip -t "$KIMAGE" 2>/dev/null; then
+				gzip -dc "$KIMAGE" >"$KROOT/boot/Image-$KVER.tmp"
+			else
+				cp "$KIMAGE" "$KROOT/boot/Image-$KVER.tmp"
+			fi
+			mv "$KROOT/boot/Image-$KVER.tmp" "$KROOT/boot/Image-$KVER"
+		fi
+		KIMAGE="$KROOT/boot/Image-$KVER"
+	fi
 	# The package ships no modules.dep; depmod builds it (once) from the tree.
 	if [[ ! -s $KMODDIR/modules.dep ]]; then
 		depmod -b "$KROOT" "$KVER" || die "depmod for $KVER failed"
@@ -166,9 +220,41 @@ install_qemu_ga() {
 	[[ -e $dest/lib64/ld-linux-x86-64.so.2 ]] || die "qemu-ga: the dynamic loader was not found by ldd"
 }
 
-# busybox_root DESTROOT: a static busybox with every applet linked in /bin.
+# fetch_foreign_busybox: Debian's busybox-static for DEB_ARCH (downloaded
+# once into the cache, never installed). Sets FOREIGN_BUSYBOX.
+fetch_foreign_busybox() {
+	local cache ver root tmp
+	cache=$(testiso_cache_dir)
+	cache_lock
+	ver=$(apt-cache policy "busybox-static:$DEB_ARCH" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+	[[ -n $ver && $ver != "(none)" ]] || die "no busybox-static:$DEB_ARCH known to apt: dpkg --add-architecture $DEB_ARCH && apt-get update"
+	root="$cache/busybox/$DEB_ARCH-${ver//:/_}"
+	if [[ ! -e $root/.complete ]]; then
+		log "downloading busybox-static:$DEB_ARCH $ver (not installing it)"
+		mkdir -p "$cache/busybox"
+		tmp=$(mktemp -d "$cache/busybox/.dl.XXXXXX")
+		(cd "$tmp" && apt-get download -q "busybox-static:$DEB_ARCH=$ver" >/dev/null 2>&1) ||
+			{ rm -rf "$tmp"; die "apt-get download busybox-static:$DEB_ARCH failed: check apt sources and network"; }
+		dpkg-deb -x "$tmp"/*.deb "$tmp/root" || { rm -rf "$tmp"; die "dpkg-deb -x of busybox-static failed"; }
+		rm -rf "$root"
+		mv "$tmp/root" "$root"
+		rm -rf "$tmp"
+		touch "$root/.complete"
+	fi
+	cache_unlock
+	FOREIGN_BUSYBOX=$root/bin/busybox
+	[[ -x $FOREIGN_BUSYBOX ]] || die "no bin/busybox in $root: remove it and retry"
+}
+
+# busybox_root DESTROOT: a static busybox with every applet linked in /bin
+# (the host's, or for a foreign DEB_ARCH Debian's busybox-static of that
+# architecture, run through binfmt to list its applets).
 busybox_root() {
 	local dest=$1 bb=/bin/busybox a
+	if [[ -n ${DEB_ARCH:-} && $DEB_ARCH != "$(dpkg --print-architecture)" ]]; then
+		[[ -n ${FOREIGN_BUSYBOX:-} ]] || fetch_foreign_busybox
+		bb=$FOREIGN_BUSYBOX
+	fi
 	[[ -x $bb ]] && file_is_static "$bb" || bb=/usr/bin/busybox
 	file_is_static "$bb" || die "a static busybox is needed: apt-get install busybox-static"
 	mkdir -p "$dest"/{bin,sbin,dev,proc,sys,run,tmp,mnt,root,etc}
@@ -192,17 +278,17 @@ pack_initramfs() {
 # Sets LABEL VERSION SYSTEM_PATH KERNEL_PATH INITRD_PATH GRUB_KERNEL_PATH
 # GRUB_INITRD_PATH DEFAULT_PARAMS.
 testiso_layout_vars() {
-	local rel=$1 layout=$2 kv=6.1.0
-	LABEL="nixos-minimal-$rel-x86_64"
+	local rel=$1 layout=$2 kv=6.1.0 kname=${KERNEL_NAME:-bzImage}
+	LABEL="nixos-minimal-$rel-${ARCH:-x86_64}"
 	VERSION="$rel.1234.abcdef"
 	SYSTEM_PATH="/nix/store/$(nixhash "system-$VERSION")-nixos-system-nixos-$VERSION"
 	if [[ $layout == old ]]; then
-		KERNEL_PATH=/boot/bzImage
+		KERNEL_PATH=/boot/$kname
 		INITRD_PATH=/boot/initrd
 		GRUB_KERNEL_PATH=$KERNEL_PATH
 		GRUB_INITRD_PATH=$INITRD_PATH
 	else
-		KERNEL_PATH="/boot/nix/store/$(nixhash "kernel-$VERSION")-linux-$kv/bzImage"
+		KERNEL_PATH="/boot/nix/store/$(nixhash "kernel-$VERSION")-linux-$kv/$kname"
 		INITRD_PATH="/boot/nix/store/$(nixhash "initrd-$VERSION")-initrd-linux-$kv/initrd"
 		# The real >= 25.05 grub.cfg joins "/boot/" and the store path.
 		GRUB_KERNEL_PATH="/boot/${KERNEL_PATH#/boot}"
@@ -283,15 +369,21 @@ submenu 'Options' --class submenu {
 EOF
 }
 
-# grub_bootx64 OUT: a standalone GRUB EFI binary whose embedded config finds
+# grub_bootx64 OUT: a standalone GRUB EFI binary (BOOTX64.EFI, or
+# BOOTAA64.EFI after testiso_set_arch aarch64) whose embedded config finds
 # the ISO by its label and reads /EFI/BOOT/grub.cfg from it, as the real
 # NixOS image does. Cached per label: grub-mkstandalone takes a few seconds.
+# GRUB_EFI_MODDIR may name the target's module directory (for arm64 the
+# host has none: the stand-in passes its arm64 tree's).
 grub_bootx64() {
-	local out=$1 cache cfg
+	local out=$1 cache cfg efi=${EFI_BOOT:-BOOTX64.EFI} target=${GRUB_EFI_TARGET:-x86_64-efi} moddir video
+	moddir=${GRUB_EFI_MODDIR:-/usr/lib/grub/$target}
+	video="all_video efi_gop efi_uga"
+	[[ $target == x86_64-efi ]] || video="all_video efi_gop"
 	cache="$(testiso_cache_dir)/grub/$LABEL"
 	cache_lock
-	if [[ ! -s $cache/BOOTX64.EFI ]]; then
-		[[ -d /usr/lib/grub/x86_64-efi ]] || die "GRUB EFI modules missing: apt-get install grub-efi-amd64-bin"
+	if [[ ! -s $cache/$efi ]]; then
+		[[ -d $moddir ]] || die "GRUB EFI modules missing ($moddir): apt-get install grub-efi-${DEB_ARCH:-amd64}-bin"
 		mkdir -p "$cache"
 		cfg=$(mktemp)
 		cat >"$cfg" <<EOF
@@ -299,47 +391,50 @@ search --no-floppy --set=root --label $LABEL
 set prefix=(\$root)/EFI/BOOT
 configfile (\$root)/EFI/BOOT/grub.cfg
 EOF
-		grub-mkstandalone -O x86_64-efi -o "$cache/BOOTX64.EFI.tmp" \
-			--install-modules="linux normal iso9660 fat part_msdos part_gpt search search_label search_fs_file configfile echo test all_video efi_gop efi_uga gfxterm font ls cat serial terminal sleep chain" \
+		grub-mkstandalone -O "$target" -d "$moddir" -o "$cache/$efi.tmp" \
+			--install-modules="linux normal iso9660 fat part_msdos part_gpt search search_label search_fs_file configfile echo test $video gfxterm font ls cat serial terminal sleep chain" \
 			--modules="iso9660 search search_label configfile normal linux" \
 			--locales= --fonts= --themes= \
 			"boot/grub/grub.cfg=$cfg" || { rm -f "$cfg"; die "grub-mkstandalone failed"; }
 		rm -f "$cfg"
-		mv "$cache/BOOTX64.EFI.tmp" "$cache/BOOTX64.EFI"
+		mv "$cache/$efi.tmp" "$cache/$efi"
 	fi
-	cp "$cache/BOOTX64.EFI" "$out"
+	cp "$cache/$efi" "$out"
 	cache_unlock
 }
 
 # make_efi_img STAGING: /boot/efi.img, a FAT image labelled EFIBOOT holding
-# EFI/BOOT/BOOTX64.EFI (the El Torito EFI boot image).
+# EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI (the El Torito EFI boot image).
 make_efi_img() {
-	local st=$1 img=$1/boot/efi.img kb
-	kb=$(($(stat -c %s "$st/EFI/BOOT/BOOTX64.EFI") / 1024 + 512))
+	local st=$1 img=$1/boot/efi.img kb efi=${EFI_BOOT:-BOOTX64.EFI}
+	kb=$(($(stat -c %s "$st/EFI/BOOT/$efi") / 1024 + 512))
 	rm -f "$img"
 	mkfs.vfat -C -n EFIBOOT "$img" "$kb" >/dev/null || die "mkfs.vfat failed: apt-get install dosfstools"
 	mmd -i "$img" ::/EFI ::/EFI/BOOT
-	mcopy -i "$img" "$st/EFI/BOOT/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i "$img" "$st/EFI/BOOT/$efi" ::/EFI/BOOT/$efi
 	mcopy -i "$img" "$st/EFI/BOOT/grub.cfg" ::/EFI/BOOT/grub.cfg
 }
 
 # stage_boot_files STAGING LAYOUT KERNEL INITRD PARAMS: everything but the
-# live system: kernel, initrd, version.txt, isolinux, GRUB EFI, efi.img.
+# live system: kernel, initrd, version.txt, isolinux (x86_64 only, as on
+# the real ISOs), GRUB EFI, efi.img.
 stage_boot_files() {
 	local st=$1 layout=$2 kernel=$3 initrd=$4 params=$5 f
-	mkdir -p "$st/isolinux" "$st/EFI/BOOT" "$st/boot" "$(dirname "$st$KERNEL_PATH")" "$(dirname "$st$INITRD_PATH")"
+	mkdir -p "$st/EFI/BOOT" "$st/boot" "$(dirname "$st$KERNEL_PATH")" "$(dirname "$st$INITRD_PATH")"
 	cp "$kernel" "$st$KERNEL_PATH"
 	cp "$initrd" "$st$INITRD_PATH"
 	printf '%s' "$VERSION" >"$st/version.txt"
+	write_grub_cfg "$st/EFI/BOOT/grub.cfg" "$params"
+	grub_bootx64 "$st/EFI/BOOT/${EFI_BOOT:-BOOTX64.EFI}"
+	make_efi_img "$st"
+	[[ ${ARCH:-x86_64} == x86_64 ]] || return 0
+	mkdir -p "$st/isolinux"
 	[[ -f /usr/lib/ISOLINUX/isolinux.bin ]] || die "isolinux.bin missing: apt-get install isolinux syslinux-common"
 	cp /usr/lib/ISOLINUX/isolinux.bin "$st/isolinux/"
 	for f in ldlinux.c32 menu.c32 libutil.c32 libcom32.c32; do
 		cp "/usr/lib/syslinux/modules/bios/$f" "$st/isolinux/" || die "$f missing: apt-get install syslinux-common"
 	done
 	write_isolinux_cfg "$st/isolinux/isolinux.cfg" "$layout" "$params"
-	write_grub_cfg "$st/EFI/BOOT/grub.cfg" "$params"
-	grub_bootx64 "$st/EFI/BOOT/BOOTX64.EFI"
-	make_efi_img "$st"
 }
 
 # make_iso STAGING OUT: hybrid ISO (BIOS via isolinux, also from a disk;
@@ -347,6 +442,14 @@ stage_boot_files() {
 # real NixOS image.
 make_iso() {
 	local st=$1 out=$2
+	if [[ ${ARCH:-x86_64} != x86_64 ]]; then
+		# aarch64: UEFI only (El Torito EFI image and a GPT for disks).
+		xorriso -as mkisofs -quiet -o "$out.tmp" -V "$LABEL" -r -J -joliet-long \
+			-e boot/efi.img -no-emul-boot -isohybrid-gpt-basdat \
+			"$st" || die "xorriso failed"
+		mv "$out.tmp" "$out"
+		return
+	fi
 	xorriso -as mkisofs -quiet -o "$out.tmp" -V "$LABEL" -r -J -joliet-long \
 		-b isolinux/isolinux.bin -c isolinux/boot.cat \
 		-no-emul-boot -boot-load-size 4 -boot-info-table \
