@@ -199,6 +199,12 @@ func planQEMU(ctx context.Context, s *spec.Spec) (string, error) {
 		title string
 		opts  vm.StartOptions
 	}{{"1. the installer, booted directly, with the seed drive", installer}, {"2. the installed system, from disk", vm.StartOptions{}}} {
+		c.opts.DryRun = true
+		if s.SSHPort == 0 {
+			if c.opts.SSHPort, err = vm.FreePort(); err != nil {
+				return "", err
+			}
+		}
 		plan, err := vm.Plan(ctx, facts, in, s, c.opts)
 		if err != nil {
 			return "", err

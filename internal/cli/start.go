@@ -74,6 +74,7 @@ func newStartCommand() *cobra.Command {
 				Progress:    newImageProgress(errw),
 				Logf:        func(f string, a ...any) { fmt.Fprintf(errw, "nixvm: "+f+"\n", a...) },
 			},
+			NoDownload: dryRun,
 		})
 		if err != nil {
 			return err
@@ -83,6 +84,12 @@ func newStartCommand() *cobra.Command {
 		}
 		opts.Display = display
 		if dryRun {
+			opts.DryRun = true
+			if s.SSHPort == 0 {
+				if opts.SSHPort, err = vm.FreePort(); err != nil {
+					return err
+				}
+			}
 			plan, err := vm.Plan(ctx, facts, in, s, opts)
 			if err != nil {
 				return err

@@ -18,6 +18,23 @@ const TCGWarning = "no hardware acceleration: TCG software emulation is 10-50x s
 // on macOS when the guest matches the host and the host really offers it,
 // else tcg, with the reason why.
 func (f *Facts) Accelerator(ctx context.Context, guestArch string) Accel {
+	// Decided once per Facts (once per command): the probe runs QEMU.
+	f.accelMu.Lock()
+	defer f.accelMu.Unlock()
+	if a, ok := f.accels[guestArch]; ok {
+		return a
+	}
+	a := f.accelerator(ctx, guestArch)
+	if ctx.Err() == nil { // an interrupted probe decides nothing
+		if f.accels == nil {
+			f.accels = map[string]Accel{}
+		}
+		f.accels[guestArch] = a
+	}
+	return a
+}
+
+func (f *Facts) accelerator(ctx context.Context, guestArch string) Accel {
 	e := f.env
 	if e == nil {
 		e = realEnv()

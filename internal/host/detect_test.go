@@ -267,3 +267,30 @@ func FuzzDistroFamily(f *testing.F) {
 		}
 	})
 }
+
+// TestAcceleratorOnce: the accelerator is decided once per Facts (per
+// command), however often planning asks: the probe runs QEMU.
+func TestAcceleratorOnce(t *testing.T) {
+	dir := t.TempDir()
+	counter := filepath.Join(dir, "probes")
+	qemu := filepath.Join(dir, "qemu-system-x86_64")
+	script := "#!/bin/sh\necho x >> " + counter + "\necho 'Accelerators supported in QEMU binary:'\necho tcg\necho kvm\n"
+	if err := os.WriteFile(qemu, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := &Facts{OS: "linux", Arch: "x86_64", QEMU: map[string]Binary{"x86_64": {Path: qemu}},
+		env: &env{openKVM: func() error { return nil }, cpuinfo: "flags : vmx\n"}}
+	var first Accel
+	for i := range 4 {
+		a := f.Accelerator(context.Background(), "x86_64")
+		if i == 0 {
+			first = a
+		} else if a != first {
+			t.Fatalf("call %d: %+v, want %+v", i, a, first)
+		}
+	}
+	b, _ := os.ReadFile(counter)
+	if n := strings.Count(string(b), "x"); n != 1 {
+		t.Fatalf("QEMU was probed %d times for 4 calls, want 1", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Arches are the guest architectures nixvm knows, in search order.
@@ -52,6 +53,9 @@ type Facts struct {
 
 	notes map[string]string // item -> why a file that was found is unusable
 	env   *env              // nil: the real machine
+
+	accelMu sync.Mutex
+	accels  map[string]Accel // guest arch -> decided accelerator, once per Facts
 }
 
 // Item names used as keys of Facts.Searched.

@@ -31,7 +31,7 @@ func TestDetectRealHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("facts: %+v", *f)
+	t.Logf("facts: %+v", f)
 
 	q, err := f.QEMUFor("x86_64")
 	if err != nil || !strings.HasSuffix(q.Path, "/qemu-system-x86_64") || q.Version == "" {

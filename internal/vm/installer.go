@@ -99,6 +99,9 @@ func bootCacheDir(isoPath string) (string, error) {
 type InstallerSource struct {
 	Override string // start --iso with --installer
 	Pull     images.PullOptions
+	// NoDownload takes the ISO from local files and the image cache only
+	// (dry runs make no network request).
+	NoDownload bool
 }
 
 // InstallerISO returns the path of the VM's verified installer ISO,
@@ -110,7 +113,49 @@ func InstallerISO(ctx context.Context, in store.Instance, s *spec.Spec, src Inst
 	if st, err := in.ReadState(); err == nil && st.ISO != "" {
 		return st.ISO, nil
 	}
+	if src.NoDownload {
+		return CachedInstallerISO(s, src.Pull)
+	}
 	return SpecInstallerISO(ctx, s, src.Pull)
+}
+
+// ErrNotCached says that a dry run would have had to download the
+// installer ISO.
+var ErrNotCached = errors.New("installer ISO not in the image cache")
+
+// CachedInstallerISO is SpecInstallerISO without the network: a local ISO
+// as is, a release from the image cache, else an error wrapping
+// ErrNotCached that says how to get it.
+func CachedInstallerISO(s *spec.Spec, pull images.PullOptions) (string, error) {
+	if s.ISO != "" && !spec.IsURL(s.ISO) {
+		return s.ISO, nil
+	}
+	if s.ISO == "" && s.Release != "" && s.Release != "stable" {
+		cache := pull.CacheDir
+		if cache == "" {
+			c, err := store.CacheDir()
+			if err != nil {
+				return "", err
+			}
+			cache = c
+		}
+		ims, err := images.Find(cache, s.Release)
+		if err == nil {
+			for _, im := range ims {
+				if im.Arch == s.Arch {
+					return im.Path, nil
+				}
+			}
+		}
+	}
+	what := "release " + s.Release
+	if s.ISO != "" {
+		what = s.ISO
+	}
+	if s.Release == "" || s.Release == "stable" {
+		what = "the stable release"
+	}
+	return "", fmt.Errorf("the installer ISO of %s is not in the image cache and a dry run downloads nothing (nixvm image pull %s first, or give --iso PATH): %w", what, s.Release, ErrNotCached)
 }
 
 // SpecInstallerISO returns the verified installer ISO the spec asks for: its
@@ -142,9 +187,10 @@ func SpecInstallerISO(ctx context.Context, s *spec.Spec, pull images.PullOptions
 
 // BootRequest is what the user asked start to boot.
 type BootRequest struct {
-	ISO       string // --iso: attach this ISO
-	Installer bool   // --installer: boot the NixOS installer directly
-	Pull      images.PullOptions
+	ISO        string // --iso: attach this ISO
+	Installer  bool   // --installer: boot the NixOS installer directly
+	Pull       images.PullOptions
+	NoDownload bool // a dry run: local files and the image cache only
 }
 
 // ResolveBoot turns a BootRequest into StartOptions:
@@ -169,7 +215,7 @@ func ResolveBoot(ctx context.Context, in store.Instance, s *spec.Spec, req BootR
 	}
 	if installer {
 		var err error
-		if isoPath, err = InstallerISO(ctx, in, s, InstallerSource{Override: isoPath, Pull: req.Pull}); err != nil {
+		if isoPath, err = InstallerISO(ctx, in, s, InstallerSource{Override: isoPath, Pull: req.Pull, NoDownload: req.NoDownload}); err != nil {
 			return opts, err
 		}
 	}

@@ -30,6 +30,12 @@ type StartOptions struct {
 	Installing bool
 	Display    string      // override the spec's display
 	Boot       *DirectBoot // direct kernel boot (installer)
+	// SSHPort is the host port chosen for SSH when the spec leaves it to
+	// nixvm (Start picks a free one; dry runs pick one with FreePort).
+	SSHPort int
+	// DryRun plans a command to print, not to run: a missing QEMU binary
+	// or UEFI firmware is shown by its name instead of failing.
+	DryRun bool
 }
 
 // Started describes a VM that start launched (or would launch, for a dry run).
@@ -40,18 +46,21 @@ type Started struct {
 	Accel   host.Accel
 }
 
-// Plan works out the QEMU command for in. It asks the host only for a free
-// port when the spec leaves the SSH port to nixvm.
+// Plan works out the QEMU command for in from the spec, the host facts
+// (the accelerator is decided once per Facts) and the chosen SSH port. It
+// starts nothing and binds nothing.
 func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spec, opts StartOptions) (Started, error) {
-	bin, err := facts.QEMUFor(s.Arch)
-	if err != nil {
+	binPath := host.ItemQEMU(s.Arch)
+	if bin, err := facts.QEMUFor(s.Arch); err == nil {
+		binPath = bin.Path
+	} else if !opts.DryRun {
 		return Started{}, err
 	}
 	accel := facts.Accelerator(ctx, s.Arch)
 	p := qemu.Params{
 		Spec:      *s,
 		Instance:  in,
-		Binary:    bin.Path,
+		Binary:    binPath,
 		Accel:     accel.Name,
 		Display:   s.Display,
 		SSHPort:   s.SSHPort,
@@ -64,18 +73,23 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 	}
 	if s.Firmware == "uefi" {
 		fw, err := facts.UEFIFor(s.Arch)
-		if err != nil {
+		switch {
+		case err == nil:
+			p.UEFICode = fw.Code
+		case opts.DryRun:
+			p.UEFICode = "UEFI-CODE-FIRMWARE-NOT-FOUND"
+		default:
 			return Started{}, err
 		}
-		p.UEFICode = fw.Code
 	}
 	if opts.Boot != nil {
 		p.Kernel, p.Initrd, p.Append = opts.Boot.Kernel, opts.Boot.Initrd, opts.Boot.Append
 	}
 	if p.SSHPort == 0 {
-		if p.SSHPort, err = freePort(); err != nil {
-			return Started{}, fmt.Errorf("find a free port for SSH: %w", err)
-		}
+		p.SSHPort = opts.SSHPort
+	}
+	if p.SSHPort == 0 {
+		return Started{}, fmt.Errorf("plan VM %s: no SSH port chosen (StartOptions.SSHPort)", in.Name)
 	}
 	argv, err := qemu.Command(p)
 	if err != nil {
@@ -109,6 +123,11 @@ func Start(ctx context.Context, facts *host.Facts, lock *store.Lock, opts StartO
 	s, err := LoadSpec(in)
 	if err != nil {
 		return Started{}, err
+	}
+	if s.SSHPort == 0 && opts.SSHPort == 0 {
+		if opts.SSHPort, err = FreePort(); err != nil {
+			return Started{}, err
+		}
 	}
 	plan, err := Plan(ctx, facts, in, s, opts)
 	if err != nil {
@@ -200,10 +219,11 @@ func logTail(path string, n int) string {
 	return "\n" + filepath.Base(path) + ":\n  " + strings.Join(lines, "\n  ")
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that is free now, for SSH.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("find a free port for SSH: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
