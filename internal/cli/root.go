@@ -126,6 +126,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newAgentCommand(),
 		newDiskCommand(),
 		newScreenshotCommand(),
+		newDisplayCommand(),
 	)
 	return root
 }

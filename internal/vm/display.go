@@ -3,6 +3,7 @@ package vm
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/nixvm/nixvm/internal/qemu"
 	"github.com/nixvm/nixvm/internal/store"
@@ -68,4 +69,22 @@ func ViewerHelp(in store.Instance, mode string) string {
 		return "the VM's QEMU window (" + mode + ") on this host's display. " + DisplayKeys(mode)
 	}
 	return ""
+}
+
+// RunningDisplay reads the display mode from the QEMU command line a start
+// wrote (the instance's cmdline file, qemu.Shell form): what the VM was
+// really started with, whatever was asked.
+func RunningDisplay(cmdline string) string {
+	f := strings.Fields(cmdline)
+	for i := 0; i+1 < len(f); i++ {
+		switch {
+		case f[i] == "-vnc":
+			return "vnc"
+		case f[i] == "-spice":
+			return "spice"
+		case f[i] == "-display" && f[i+1] != "none":
+			return strings.SplitN(f[i+1], ",", 2)[0]
+		}
+	}
+	return "none"
 }

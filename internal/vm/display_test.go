@@ -30,3 +30,18 @@ func TestChooseDisplay(t *testing.T) {
 		t.Errorf("DisplayKeys: keys only for windows")
 	}
 }
+
+func TestRunningDisplay(t *testing.T) {
+	for line, want := range map[string]string{
+		"qemu -vga std -display none -chardev x":                        "none",
+		"qemu -vga std -usb -device usb-tablet -display gtk -chardev x": "gtk",
+		"qemu -display sdl":                            "sdl",
+		"qemu -vnc unix:/run/x/vnc.sock -display none": "vnc",
+		"qemu -spice unix=on,addr=/x/spice.sock,disable-ticketing=on -display none": "spice",
+		"": "none",
+	} {
+		if got := RunningDisplay(line); got != want {
+			t.Errorf("RunningDisplay(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
