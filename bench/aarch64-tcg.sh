@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): TCG settings for an aarch64 guest on an x86_64
+# host. Each run boots the aarch64 installer (the arm64 stand-in, or a real
+# NixOS aarch64 minimal ISO) the way nixvm does: virt machine, AAVMF, direct
+# kernel boot with the ISO's default entry and console=ttyAMA0, the ISO on
+# virtio-scsi, 2 GiB, SMP 2; and measures the time from QEMU's start to the
+# installer's `[nixos@nixos:~]$` prompt on the serial console.
+#
+# Settings (one per column, rounds interleaved, the order rotating):
+#   default  -accel tcg                       -cpu max   (QEMU's defaults; virt's
+#            own default CPU, a 32-bit cortex-a15, cannot run an aarch64 kernel)
+#   multi    -accel tcg,thread=multi          -cpu max   (nixvm before the measurement)
+#   tb2g     -accel tcg,thread=multi,tb-size=2048 -cpu max
+#   impdef   -accel tcg,thread=multi          -cpu max,pauth-impdef=on
+#   a72      -accel tcg,thread=multi          -cpu cortex-a72
+# Prints each setting's median and its ratio to the default's median.
+#
+# usage: bench/aarch64-tcg.sh ISO [ROUNDS] [SETTINGS...]
+#   (default 3 rounds, all settings); a run that reaches no prompt within
+#   NIXVM_BENCH_TIMEOUT seconds (default 900) counts as that many seconds
+#   and is reported.
+set -euo pipefail
+iso=${1:?usage: bench/aarch64-tcg.sh ISO [ROUNDS] [SETTINGS...]}
+rounds=${2:-3}
+shift $(($# >= 2 ? 2 : 1))
+settings=("$@")
+((${#settings[@]})) || settings=(default multi tb2g impdef a72)
+limit=${NIXVM_BENCH_TIMEOUT:-900}
+code=/usr/share/AAVMF/AAVMF_CODE.fd vars=/usr/share/AAVMF/AAVMF_VARS.fd
+[[ -f $code && -f $vars ]] || { echo "needs AAVMF: apt-get install qemu-efi-aarch64" >&2; exit 1; }
+command -v qemu-system-aarch64 >/dev/null || { echo "needs qemu-system-aarch64 (qemu-system-arm)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/nvbench-a64.XXXXXX)
+pid=
+cleanup() {
+	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The default entry of the ISO's grub.cfg, as internal/iso reads it.
+xorriso -osirrox on -indev "$iso" -extract /EFI/BOOT/grub.cfg "$work/grub.cfg" >/dev/null 2>&1
+kpath=$(awk '$1 == "linux" { print $2; exit }' "$work/grub.cfg")
+ipath=$(awk '$1 == "initrd" { print $2; exit }' "$work/grub.cfg")
+params=$(awk '$1 == "linux" { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' "$work/grub.cfg")
+xorriso -osirrox on -indev "$iso" -extract "${kpath//\/\//\/}" "$work/Image" -extract "${ipath//\/\//\/}" "$work/initrd" >/dev/null 2>&1
+[[ -s $work/Image && -s $work/initrd ]] || { echo "no kernel/initrd in $iso's grub.cfg" >&2; exit 1; }
+
+accel_of() {
+	case $1 in
+	default) echo "tcg|max" ;;
+	multi) echo "tcg,thread=multi|max" ;;
+	tb2g) echo "tcg,thread=multi,tb-size=2048|max" ;;
+	impdef) echo "tcg,thread=multi|max,pauth-impdef=on" ;;
+	a72) echo "tcg,thread=multi|cortex-a72" ;;
+	*) echo "unknown setting $1" >&2; exit 2 ;;
+	esac
+}
+
+# run SETTING -> seconds to the prompt (or the limit)
+run() {
+	local a c log=$work/serial.log start now
+	IFS='|' read -r a c <<<"$(accel_of "$1")"
+	cp "$vars" "$work/vars.fd"
+	: >"$log"
+	qemu-system-aarch64 -nodefaults -no-user-config -machine virt,gic-version=max -accel "$a" -cpu "$c" \
+		-smp 2 -m 2048M \
+		-drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
+		-drive if=pflash,format=raw,unit=1,file="$work/vars.fd" \
+		-drive if=none,id=cd0,media=cdrom,readonly=on,format=raw,file="$iso" \
+		-device virtio-scsi-pci,id=scsi0 -device scsi-cd,bus=scsi0.0,drive=cd0 \
+		-netdev user,id=net0 -device virtio-net-pci,netdev=net0 -device virtio-rng-pci \
+		-serial file:"$log" -display none \
+		-kernel "$work/Image" -initrd "$work/initrd" -append "$params console=ttyAMA0,115200n8" &
+	pid=$!
+	start=$(date +%s.%N)
+	# Wait for the event (the prompt, escapes stripped) with a deadline.
+	while :; do
+		if sed 's/\x1b\][^\x07]*\x07//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" | grep -q 'nixos@nixos:~\]\$'; then
+			break
+		fi
+		now=$(date +%s.%N)
+		if awk -v n="$now" -v s="$start" -v l="$limit" 'BEGIN { exit !(n - s > l) }'; then
+			echo "  $1: no prompt within ${limit}s" >&2
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || { echo "  $1: QEMU exited" >&2; break; }
+		sleep 0.2
+	done
+	now=$(date +%s.%N)
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	pid=
+	awk -v n="$now" -v s="$start" 'BEGIN { printf "%.1f\n", n - s }'
+}
+
+declare -A times
+n=${#settings[@]}
+for ((r = 0; r < rounds; r++)); do
+	for ((i = 0; i < n; i++)); do
+		s=${settings[(i + r) % n]}
+		t=$(run "$s")
+		times[$s]+="$t "
+		echo "round $((r + 1)) $s ${t}s" >&2
+	done
+done
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+base=$(median <<<"${times[${settings[0]}]}")
+printf '%-8s %10s %8s   %s\n' setting median ratio "runs (s)"
+for s in "${settings[@]}"; do
+	m=$(median <<<"${times[$s]}")
+	printf '%-8s %9.1fs %8s   %s\n' "$s" "$m" "$(awk -v m="$m" -v b="$base" 'BEGIN { printf "%.2f", m / b }')" "${times[$s]}"
+done
+echo "(ratio: median / median of ${settings[0]}; $rounds interleaved rounds, $(nproc) host CPUs, load $(cut -d' ' -f1 /proc/loadavg) at the end)"
