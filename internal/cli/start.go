@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -30,12 +32,12 @@ func newStartCommand() *cobra.Command {
 	cmd.Flags().StringVar(&iso, "iso", "", "attach this ISO as a CD-ROM and boot it first (with --installer: the installer ISO to boot)")
 	cmd.Flags().BoolVar(&installer, "installer", false, "boot the VM's NixOS installer (its release, or --iso) directly, with the disks attached: for a hand install or a rescue")
 	cmd.Flags().BoolVar(&noISO, "no-iso", false, "boot from disk: detach the installer ISO of a --manual VM for good")
-	cmd.Flags().StringVar(&display, "display", "", "display for this start: none (serial console), gtk, sdl or vnc (a unix socket)")
+	cmd.Flags().StringVar(&display, "display", "", "display, remembered for later starts: gtk or sdl (a window), spice or vnc (a unix socket; see nixvm display NAME), none (headless), auto (a window for a desktop VM when the host has $DISPLAY or $WAYLAND_DISPLAY)")
 	cmd.Flags().StringVar(&channelsURL, "channels-url", "", "NixOS channel server for --installer downloads (default $NIXVM_CHANNELS_URL or https://channels.nixos.org)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the QEMU command and start nothing")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if display != "" && !contains(spec.Displays, display) {
-			return fmt.Errorf("--display: %q is not valid (use none, gtk, sdl or vnc)", display)
+			return fmt.Errorf("--display: %q is not valid (use auto, none, gtk, sdl, spice or vnc)", display)
 		}
 		if noISO && (iso != "" || installer) {
 			return fmt.Errorf("--no-iso: cannot be combined with --iso or --installer")
@@ -83,6 +85,18 @@ func newStartCommand() *cobra.Command {
 			opts = vm.StartOptions{}
 		}
 		opts.Display = display
+		opts.HostDisplay = os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+		if display != "" && !dryRun {
+			// Remembered: later starts without --display use it ("auto"
+			// forgets it).
+			remember := display
+			if remember == "auto" {
+				remember = ""
+			}
+			if err := lock.UpdateState(func(st *store.State) { st.Display = remember }); err != nil {
+				return err
+			}
+		}
 		if dryRun {
 			opts.DryRun = true
 			if s.SSHPort == 0 {
@@ -113,6 +127,7 @@ func newStartCommand() *cobra.Command {
 		}
 		fmt.Fprintf(out, "Serial console: nixvm console %s   Log: nixvm logs -f %s\n", in.Name, in.Name)
 		fmt.Fprintf(out, "SSH forwarded from 127.0.0.1:%d\n", started.SSHPort)
+		printDisplay(out, in, started.Display)
 		return nil
 	}
 	return cmd
@@ -125,4 +140,17 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// printDisplay says which display the VM got and why, and what to do with
+// it: the keys of a window, the viewer command of a socket.
+func printDisplay(out io.Writer, in store.Instance, d vm.DisplayChoice) {
+	switch d.Mode {
+	case "none":
+		fmt.Fprintf(out, "Display: none (%s); nixvm screenshot %s shows the screen, --display gtk opens a window\n", d.Why, in.Name)
+	case "gtk", "sdl":
+		fmt.Fprintf(out, "Display: a %s window (%s)\n%s\n", d.Mode, d.Why, vm.DisplayKeys(d.Mode))
+	default:
+		fmt.Fprintf(out, "Display: %s (%s)\n%s\n", d.Mode, d.Why, vm.ViewerHelp(in, d.Mode))
+	}
 }

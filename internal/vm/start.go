@@ -28,8 +28,11 @@ type StartOptions struct {
 	// Installing lets the install driver, which owns the VM while it is
 	// being installed, start the installer of a VM in phase installing.
 	Installing bool
-	Display    string      // override the spec's display
-	Boot       *DirectBoot // direct kernel boot (installer)
+	Display    string // this start's --display (it is remembered in state.json by the caller)
+	// HostDisplay says the host has a display ($DISPLAY or
+	// $WAYLAND_DISPLAY), which display auto opens a window on.
+	HostDisplay bool
+	Boot        *DirectBoot // direct kernel boot (installer)
 	// SSHPort is the host port chosen for SSH when the spec leaves it to
 	// nixvm (Start picks a free one; dry runs pick one with FreePort).
 	SSHPort int
@@ -44,6 +47,7 @@ type Started struct {
 	SSHPort int
 	Argv    []string
 	Accel   host.Accel
+	Display DisplayChoice
 }
 
 // Plan works out the QEMU command for in from the spec, the host facts
@@ -62,15 +66,17 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 		Instance:  in,
 		Binary:    binPath,
 		Accel:     accel.Name,
-		Display:   s.Display,
 		SSHPort:   s.SSHPort,
 		ISO:       opts.ISO,
 		Seed:      opts.Seed,
 		Daemonize: true,
 	}
-	if opts.Display != "" {
-		p.Display = opts.Display
+	remembered := ""
+	if st, err := in.ReadState(); err == nil {
+		remembered = st.Display
 	}
+	choice := ChooseDisplay(opts.Display, remembered, s.Display, s.Desktop, opts.HostDisplay)
+	p.Display = choice.Mode
 	if s.Firmware == "uefi" {
 		fw, err := facts.UEFIFor(s.Arch)
 		switch {
@@ -95,7 +101,7 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 	if err != nil {
 		return Started{}, err
 	}
-	return Started{SSHPort: p.SSHPort, Argv: argv, Accel: accel}, nil
+	return Started{SSHPort: p.SSHPort, Argv: argv, Accel: accel, Display: choice}, nil
 }
 
 // Start launches the VM's QEMU, daemonized, and returns once QEMU answers on
