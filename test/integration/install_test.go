@@ -210,7 +210,7 @@ func TestInstall(t *testing.T) {
 
 			e.ok("stop", name)
 			e.ok("start", name)
-			waitSSH(t, e, name, 5*time.Minute)
+			waitSSH(t, e, name, 15*time.Minute) // a deadline under TCG on a loaded machine, not a budget
 			expectOut(t, guest(t, e, name, "hostname"), name)
 			c.check(t, e, name)
 			e.ok("stop", name)
