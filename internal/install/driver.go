@@ -81,14 +81,20 @@ type Result struct {
 // cause; an interrupt (ctx) gives a *vm.InterruptedError instead, so
 // errors.Is(err, context.Canceled) holds either way.
 func Run(ctx context.Context, lock *store.Lock, s *spec.Spec, opts Options) (res *Result, err error) {
+	// Emulation is slower, and a foreign guest's much slower: the factor
+	// is in the machine description (internal/arch).
+	factor := time.Duration(arch.MustFor(s.Arch).DeadlineFactor(opts.Facts.Accelerator(ctx, s.Arch).Name))
+	return runWith(ctx, lock, s, opts, &realMachine{lock: lock, spec: s, opts: opts}, factor)
+}
+
+// runWith is Run on a given machine (the real VM, or a fake console in
+// tests) with the deadline factor given.
+func runWith(ctx context.Context, lock *store.Lock, s *spec.Spec, opts Options, m machine, factor time.Duration) (res *Result, err error) {
 	in := lock.Instance()
-	d := &driver{lock: lock, in: in, spec: s, opts: opts, start: time.Now(), phase: PhaseFetching, factor: 1}
+	d := &driver{lock: lock, in: in, spec: s, opts: opts, m: m, start: time.Now(), phase: PhaseFetching, factor: factor}
 	if d.opts.Reporter == nil {
 		d.opts.Reporter = nopReporter{}
 	}
-	// Emulation is slower, and a foreign guest's much slower: the factor
-	// is in the machine description (internal/arch).
-	d.factor = time.Duration(arch.MustFor(s.Arch).DeadlineFactor(opts.Facts.Accelerator(ctx, s.Arch).Name))
 	defer func() {
 		if err != nil {
 			err = d.fail(err)
@@ -100,7 +106,64 @@ func Run(ctx context.Context, lock *store.Lock, s *spec.Spec, opts Options) (res
 	return d.run(ctx)
 }
 
+// machine is what the driver does to the VM and the host beyond files in
+// the instance directory: the seam that lets it run against a fake console
+// in unit tests. realMachine is the VM.
+type machine interface {
+	// Installer finds (downloading if needed) and prepares the installer.
+	Installer(ctx context.Context) (*vm.Installer, error)
+	Start(ctx context.Context, opts vm.StartOptions) (vm.Started, error)
+	// Console connects to the serial console of the running QEMU.
+	Console(ctx context.Context) (net.Conn, error)
+	// WaitExit waits until the running QEMU has exited.
+	WaitExit(ctx context.Context) error
+	// Stop stops the VM at once (quit, then kill).
+	Stop(ctx context.Context) error
+	WaitSSH(ctx context.Context, port int, user, keyPath string, hostPub []byte) error
+}
+
+type realMachine struct {
+	lock *store.Lock
+	spec *spec.Spec
+	opts Options
+}
+
+func (r *realMachine) Installer(ctx context.Context) (*vm.Installer, error) {
+	isoPath, err := vm.InstallerISO(ctx, r.lock.Instance(), r.spec, r.opts.Source)
+	if err != nil {
+		return nil, err
+	}
+	return vm.PrepareInstaller(ctx, isoPath, r.spec.Arch)
+}
+
+func (r *realMachine) Start(ctx context.Context, opts vm.StartOptions) (vm.Started, error) {
+	return vm.Start(ctx, r.opts.Facts, r.lock, opts)
+}
+
+func (r *realMachine) Console(ctx context.Context) (net.Conn, error) {
+	var dialer net.Dialer
+	return dialer.DialContext(ctx, "unix", r.lock.Instance().SerialSocket())
+}
+
+func (r *realMachine) WaitExit(ctx context.Context) error {
+	pid, err := qemu.ReadPID(r.lock.Instance().PIDFile())
+	if err != nil {
+		return nil // already gone: QEMU removes its pidfile on a clean exit
+	}
+	return qemu.WaitExit(ctx, pid)
+}
+
+func (r *realMachine) Stop(ctx context.Context) error {
+	_, err := vm.Stop(ctx, r.lock, vm.StopOptions{Force: true})
+	return err
+}
+
+func (r *realMachine) WaitSSH(ctx context.Context, port int, user, keyPath string, hostPub []byte) error {
+	return sshx.Wait(ctx, port, user, keyPath, hostPub)
+}
+
 type driver struct {
+	m      machine
 	lock   *store.Lock
 	in     store.Instance
 	spec   *spec.Spec
@@ -117,14 +180,11 @@ var releaseRE = regexp.MustCompile(`^\d\d\.\d\d$`)
 
 func (d *driver) run(ctx context.Context) (*Result, error) {
 	d.enter(PhaseFetching, "")
-	isoPath, err := vm.InstallerISO(ctx, d.in, d.spec, d.opts.Source)
+	inst, err := d.m.Installer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := vm.PrepareInstaller(ctx, isoPath, d.spec.Arch)
-	if err != nil {
-		return nil, err
-	}
+	isoPath := inst.ISO
 	// system.stateVersion is the installer's release; an unstable ISO has
 	// its YY.MM in version.txt.
 	release := inst.Info.Release
@@ -160,7 +220,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	}
 
 	d.enter(PhaseBooting, inst.Info.Label)
-	if _, err := vm.Start(ctx, d.opts.Facts, d.lock, vm.StartOptions{ISO: inst.ISO, Boot: &inst.Boot, Seed: seed, Installing: true}); err != nil {
+	if _, err := d.m.Start(ctx, vm.StartOptions{ISO: inst.ISO, Boot: &inst.Boot, Seed: seed, Installing: true}); err != nil {
 		return nil, err
 	}
 	if err := d.attach(ctx); err != nil {
@@ -188,14 +248,14 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	if err := d.lock.UpdateState(func(st *store.State) { st.Phase = store.PhaseReady; st.Manual, st.ISO = false, "" }); err != nil {
 		return nil, err
 	}
-	started, err := vm.Start(ctx, d.opts.Facts, d.lock, vm.StartOptions{})
+	started, err := d.m.Start(ctx, vm.StartOptions{})
 	if err != nil {
 		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, d.deadline(PhaseFirstBoot))
 	defer cancel()
 	t := time.Now()
-	err = sshx.Wait(wctx, started.SSHPort, sshx.User, keyPath, hostPub)
+	err = d.m.WaitSSH(wctx, started.SSHPort, sshx.User, keyPath, hostPub)
 	d.waited += time.Since(t)
 	if err != nil {
 		return nil, fmt.Errorf("the installed system did not answer SSH: %w", err)
@@ -273,8 +333,7 @@ func (d *driver) reportLiveLine(stop <-chan struct{}) {
 }
 
 func (d *driver) attach(ctx context.Context) error {
-	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "unix", d.in.SerialSocket())
+	conn, err := d.m.Console(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to the serial console: %w", err)
 	}
@@ -285,14 +344,10 @@ func (d *driver) attach(ctx context.Context) error {
 
 // waitExit waits for the installer to power itself off.
 func (d *driver) waitExit(ctx context.Context) error {
-	pid, err := qemu.ReadPID(d.in.PIDFile())
-	if err != nil {
-		return nil // already gone: QEMU removes its pidfile on a clean exit
-	}
 	wctx, cancel := context.WithTimeout(ctx, d.deadline(PhasePoweroff))
 	defer cancel()
 	t := time.Now()
-	err = qemu.WaitExit(wctx, pid)
+	err := d.m.WaitExit(wctx)
 	d.waited += time.Since(t)
 	if err != nil {
 		return fmt.Errorf("the installer did not power off: %w", err)
@@ -381,7 +436,7 @@ func (d *driver) fail(cause error) error {
 	// Stop with a fresh context: the caller's may be cancelled (Ctrl-C).
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, stopErr := vm.Stop(sctx, d.lock, vm.StopOptions{Force: true})
+	stopErr := d.m.Stop(sctx)
 	if stopErr != nil {
 		stopErr = fmt.Errorf("stop the installer: %w", stopErr)
 	}
