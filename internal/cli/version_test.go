@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 
 func TestVersion(t *testing.T) {
 	code, out, errOut := runNixvm(t, "version")
-	if code != 0 || !strings.HasPrefix(out, "nixvm ") || !strings.Contains(out, "on-disk format: 1") {
+	if code != 0 || !strings.HasPrefix(out, "nixvm ") || !strings.Contains(out, fmt.Sprintf("on-disk format: %d", store.FormatVersion)) {
 		t.Fatalf("version: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = runNixvm(t, "version", "--json")

@@ -97,7 +97,7 @@ func Command(p Params) ([]string, error) {
 	if uefi {
 		a = append(a,
 			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+opt(p.UEFICode),
-			"-drive", "if=pflash,format=raw,unit=1,file="+opt(in.EFIVars()))
+			"-drive", "if=pflash,format="+in.EFIVarsFormat()+",unit=1,file="+opt(in.EFIVars()))
 	}
 
 	// Boot order: the installer CD first (when attached), then the disks.

@@ -11,8 +11,13 @@ import (
 // FormatVersion is the version of the instance directory's layout (file
 // names, state.json and spec.yaml fields) that this nixvm writes. A VM
 // records it in its "format" file; a directory without one was made before
-// versions were recorded and reads as version 1.
-const FormatVersion = 1
+// versions were recorded and reads as version 1. This nixvm reads every
+// version up to FormatVersion:
+//
+//	1  UEFI variables in efivars.fd, raw (as OVMF ships them)
+//	2  UEFI variables in efivars.qcow2: a raw writable pflash blocks
+//	   QEMU's internal snapshots (savevm), a qcow2 one does not
+const FormatVersion = 2
 
 // FormatFile holds the instance's format version.
 func (in Instance) FormatFile() string { return in.path("format") }

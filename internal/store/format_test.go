@@ -14,8 +14,9 @@ func TestFormat(t *testing.T) {
 		wantErr string
 	}{
 		{"none recorded", nil, 1, ""},
-		{"current", ptr("1\n"), 1, ""},
-		{"newer", ptr("2\n"), 2, "newer nixvm"},
+		{"older", ptr("1\n"), 1, ""},
+		{"current", ptr("2\n"), 2, ""},
+		{"newer", ptr("3\n"), 3, "newer nixvm"},
 		{"garbage", ptr("x"), 0, "not a format version"},
 	}
 	for _, tt := range tests {
@@ -46,3 +47,24 @@ func TestFormat(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestEFIVarsByFormat: VMs of format 1 keep their raw efivars.fd; from
+// format 2 on the variables are a qcow2 image (snapshot-capable).
+func TestEFIVarsByFormat(t *testing.T) {
+	for _, tt := range []struct {
+		format        *string
+		file, format2 string
+	}{
+		{nil, "efivars.fd", "raw"},
+		{ptr("1\n"), "efivars.fd", "raw"},
+		{ptr("2\n"), "efivars.qcow2", "qcow2"},
+	} {
+		in := tempInstance(t)
+		if tt.format != nil {
+			os.WriteFile(in.FormatFile(), []byte(*tt.format), 0o600)
+		}
+		if got := in.EFIVars(); !strings.HasSuffix(got, "/"+tt.file) || in.EFIVarsFormat() != tt.format2 {
+			t.Errorf("format %v: EFIVars = %s (%s), want %s (%s)", tt.format, got, in.EFIVarsFormat(), tt.file, tt.format2)
+		}
+	}
+}

@@ -82,7 +82,28 @@ func (in Instance) PIDFile() string     { return in.path("qemu.pid") }
 func (in Instance) SerialLog() string   { return in.path("serial.log") }
 func (in Instance) QEMULog() string     { return in.path("qemu.log") }
 func (in Instance) CmdlineFile() string { return in.path("cmdline") }
-func (in Instance) EFIVars() string     { return in.path("efivars.fd") }
+// EFIVars is this VM's UEFI variable store: efivars.qcow2 from on-disk
+// format 2 on, efivars.fd (raw) before.
+func (in Instance) EFIVars() string {
+	if in.rawEFIVars() {
+		return in.path("efivars.fd")
+	}
+	return in.path("efivars.qcow2")
+}
+
+// EFIVarsFormat is the QEMU block format of EFIVars: qcow2 or raw.
+func (in Instance) EFIVarsFormat() string {
+	if in.rawEFIVars() {
+		return "raw"
+	}
+	return "qcow2"
+}
+
+// rawEFIVars: a VM of format 1 keeps its raw efivars.fd.
+func (in Instance) rawEFIVars() bool {
+	v, err := in.Format()
+	return err == nil && v < 2
+}
 func (in Instance) LockFile() string    { return in.path("lock") }
 func (in Instance) SeedImage() string   { return in.path("seed.iso") }
 

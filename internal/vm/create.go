@@ -7,7 +7,6 @@ package vm
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -105,8 +104,14 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 		}
 	}
 	if s.Firmware == "uefi" {
-		if err := copyFile(firmware.Vars, tmp.EFIVars(), 0o600); err != nil {
+		// A qcow2 copy (format 2): a raw writable pflash would block
+		// QEMU's internal snapshots.
+		q := qemuimg.Tool{Path: qemuImg.Path}
+		if err := q.Convert(ctx, firmware.Vars, tmp.EFIVars(), qemuimg.ConvertOptions{Format: tmp.EFIVarsFormat()}); err != nil {
 			return nil, fmt.Errorf("copy UEFI variables from %s: %w", firmware.Vars, err)
+		}
+		if err := os.Chmod(tmp.EFIVars(), 0o600); err != nil {
+			return nil, err
 		}
 	}
 	data, err := s.Marshal()
@@ -150,25 +155,4 @@ func LoadSpec(in store.Instance) (*spec.Spec, error) {
 		return nil, fmt.Errorf("VM %s is incomplete (no readable spec.yaml): %w; remove it with: nixvm rm %s", in.Name, err, in.Name)
 	}
 	return s, nil
-}
-
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

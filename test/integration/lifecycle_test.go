@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nixvm/nixvm/internal/qmp"
 )
 
 var guestReady = regexp.MustCompile(`nixvm-test-guest: ready`)
@@ -53,7 +56,7 @@ func TestLifecycle(t *testing.T) {
 			assertMode(t, dir, 0o700)
 			assertMode(t, filepath.Join(dir, "disk0.qcow2"), 0o600)
 			if fw == "uefi" {
-				assertMode(t, filepath.Join(dir, "efivars.fd"), 0o600)
+				assertMode(t, filepath.Join(dir, "efivars.qcow2"), 0o600)
 			}
 
 			dry := e.ok("start", name, "--dry-run")
@@ -75,6 +78,11 @@ func TestLifecycle(t *testing.T) {
 			wantFW := regexp.MustCompile(`nixvm-test-guest: firmware=` + fw)
 			e.waitLog(name, guestReady, 4*time.Minute)
 			e.waitLog(name, wantFW, 5*time.Second)
+			// Every writable drive, UEFI variables included, is qcow2:
+			// QEMU can take an internal snapshot of the running VM.
+			if out := hmp(t, filepath.Join(dir, "qmp.sock"), "savevm nixvm-test"); strings.TrimSpace(out) != "" {
+				t.Fatalf("savevm failed: %s", out)
+			}
 
 			out := e.ok("stop", name)
 			if !strings.Contains(out, "ACPI") {
@@ -195,4 +203,22 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 	if got := fi.Mode().Perm(); got != want {
 		t.Fatalf("%s has mode %o, want %o", path, got, want)
 	}
+}
+
+// hmp runs a human monitor command over QMP and returns its output (empty
+// when it succeeded quietly).
+func hmp(t *testing.T, sock, command string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := qmp.Dial(ctx, sock)
+	if err != nil {
+		t.Fatalf("QMP: %v", err)
+	}
+	defer c.Close()
+	var out string
+	if err := c.Execute(ctx, "human-monitor-command", map[string]string{"command-line": command}, &out); err != nil {
+		t.Fatalf("QMP %s: %v", command, err)
+	}
+	return out
 }
