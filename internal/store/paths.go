@@ -107,6 +107,17 @@ func (in Instance) rawEFIVars() bool {
 func (in Instance) LockFile() string    { return in.path("lock") }
 func (in Instance) SeedImage() string   { return in.path("seed.iso") }
 
+// SidecarPID and SidecarLog are the pidfile ("PID STARTTIME") and log of
+// the VM's sidecar process name (virtiofsd, a proxy, ...).
+func (in Instance) SidecarPID(name string) string { return in.path("sidecar-" + name + ".pid") }
+func (in Instance) SidecarLog(name string) string { return in.path("sidecar-" + name + ".log") }
+
+// SidecarPIDs lists the sidecar pidfiles present.
+func (in Instance) SidecarPIDs() []string {
+	m, _ := filepath.Glob(in.path("sidecar-*.pid"))
+	return m
+}
+
 // Disk returns the path of disk i (disk0.qcow2, disk1.qcow2).
 func (in Instance) Disk(i int) string { return in.path(fmt.Sprintf("disk%d.qcow2", i)) }
 

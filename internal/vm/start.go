@@ -33,6 +33,8 @@ type StartOptions struct {
 	// $WAYLAND_DISPLAY), which display auto opens a window on.
 	HostDisplay bool
 	Boot        *DirectBoot // direct kernel boot (installer)
+	// Sidecars are started before QEMU and live and die with it.
+	Sidecars []qemu.Sidecar
 	// SSHPort is the host port chosen for SSH when the spec leaves it to
 	// nixvm (Start picks a free one; dry runs pick one with FreePort).
 	SSHPort int
@@ -151,6 +153,26 @@ func Start(ctx context.Context, facts *host.Facts, lock *store.Lock, opts StartO
 	}
 	if err := store.WriteFileAtomic(in.CmdlineFile(), []byte(qemu.Shell(plan.Argv)+"\n"), 0o600); err != nil {
 		return plan, err
+	}
+	// Sidecars a crashed QEMU left are stopped; this start's come up
+	// before QEMU, and go again if the start fails.
+	if err := stopSidecars(in); err != nil {
+		return plan, err
+	}
+	defer func() {
+		if err != nil {
+			if serr := stopSidecars(in); serr != nil {
+				err = fmt.Errorf("%w; and its sidecars could not be stopped: %v", err, serr)
+			}
+		}
+	}()
+	for _, sc := range opts.Sidecars {
+		if _, err := qemu.StartSidecar(ctx, sc, in.SidecarPID(sc.Name), in.SidecarLog(sc.Name), Scaled(qmpUpDeadline, plan.Accel)); err != nil {
+			if ctx.Err() != nil {
+				return plan, interrupted(ctx, fmt.Sprintf("VM %s was not started (its sidecars were stopped again)", in.Name))
+			}
+			return plan, fmt.Errorf("start VM %s: %w", in.Name, err)
+		}
 	}
 	pid, err := qemu.Start(ctx, plan.Argv, in.PIDFile(), in.QEMULog())
 	if err != nil {

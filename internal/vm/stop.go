@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,8 +47,16 @@ const quitGrace = 10 * time.Second
 // *InterruptedError and QEMU keeps running (status says so); once it has
 // escalated to quit and kill it finishes regardless of ctx, as that takes
 // seconds and a half-done kill would be the worst state to leave.
-func Stop(ctx context.Context, lock *store.Lock, opts StopOptions) (string, error) {
+func Stop(ctx context.Context, lock *store.Lock, opts StopOptions) (how string, err error) {
 	in := lock.Instance()
+	// Once QEMU is gone (or was not running), its sidecars go too.
+	defer func() {
+		if how != "" {
+			if serr := stopSidecars(in); serr != nil && err == nil {
+				err = fmt.Errorf("stop VM %s: QEMU stopped, but %w", in.Name, serr)
+			}
+		}
+	}()
 	info := Status(in)
 	if info.PID == 0 { // not running (nor installing)
 		// A crashed QEMU left its pidfile and no process; clear it so the
@@ -135,6 +144,10 @@ func Remove(ctx context.Context, lock *store.Lock, opts RemoveOptions) error {
 	if ctx.Err() != nil {
 		return interrupted(ctx, fmt.Sprintf("VM %s is stopped but was not removed", in.Name))
 	}
+	// A guest that powered off by itself left its sidecars running.
+	if err := stopSidecars(in); err != nil {
+		return fmt.Errorf("remove VM %s: %w", in.Name, err)
+	}
 	logf("removing VM %s", in.Name)
 	dir := in.Dir
 	if tmp, err := os.MkdirTemp(filepath.Dir(in.Dir), "."+in.Name+".removing-"); err == nil {
@@ -152,4 +165,15 @@ func Remove(ctx context.Context, lock *store.Lock, opts RemoveOptions) error {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return nil
+}
+
+// stopSidecars stops every sidecar the instance records, after QEMU.
+func stopSidecars(in store.Instance) error {
+	var errs []error
+	for _, pf := range in.SidecarPIDs() {
+		if err := qemu.StopSidecar(pf); err != nil {
+			errs = append(errs, fmt.Errorf("sidecar %s: %w", filepath.Base(pf), err))
+		}
+	}
+	return errors.Join(errs...)
 }
