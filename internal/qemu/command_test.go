@@ -122,8 +122,7 @@ func TestCommandGolden(t *testing.T) {
 			if argv[0] != c.p.Binary {
 				t.Errorf("argv[0] = %q, want %q", argv[0], c.p.Binary)
 			}
-			got := Shell(argv) + "\n"
-			golden.Check(t, filepath.Join("testdata", c.name+".golden"), []byte(got))
+			golden.Check(t, filepath.Join("testdata", c.name+".golden"), []byte(goldenArgv(argv)))
 		})
 	}
 }
@@ -287,4 +286,14 @@ func checkRoundTrip(t *testing.T, argv []string) {
 	if strings.Join(got, "\x00") != strings.Join(argv, "\x00") || len(got) != len(argv) {
 		t.Errorf("round trip of %q through sh gave %q (line %s)", argv, got, line)
 	}
+}
+
+// goldenArgv renders argv one argument per line (each shell-quoted, so the
+// file is unambiguous), which keeps a diff of two commands readable.
+func goldenArgv(argv []string) string {
+	var b strings.Builder
+	for _, a := range argv {
+		b.WriteString(Shell([]string{a}) + "\n")
+	}
+	return b.String()
 }
