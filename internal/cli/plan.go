@@ -15,6 +15,7 @@ import (
 	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/install"
+	"github.com/nixvm/nixvm/internal/iso"
 	"github.com/nixvm/nixvm/internal/qemu"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/sshx"
@@ -179,19 +180,19 @@ func planQEMU(ctx context.Context, s *spec.Spec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	boot := filepath.Join(cache, "boot", "ISO")
 	m, err := arch.For(s.Arch)
+	if err != nil {
+		return "", err
+	}
+	// The same decision as create's, over a stand-in for the ISO's facts.
+	boot, err := vm.InstallerBoot(&iso.Info{Arch: s.Arch, Kernel: "/boot/" + m.KernelFile, Cmdline: "PARAMETERS-OF-THE-ISO-DEFAULT-ENTRY"}, filepath.Join(cache, "boot", "ISO"))
 	if err != nil {
 		return "", err
 	}
 	installer := vm.StartOptions{
 		ISO:  filepath.Join(cache, "images", "DIGEST", "nixos-minimal.iso"),
 		Seed: in.SeedImage(),
-		Boot: &vm.DirectBoot{
-			Kernel: filepath.Join(boot, m.KernelFile),
-			Initrd: filepath.Join(boot, "initrd"),
-			Append: "PARAMETERS-OF-THE-ISO-DEFAULT-ENTRY " + m.SerialConsole(),
-		},
+		Boot: &boot,
 	}
 	var b strings.Builder
 	b.WriteString("# QEMU commands of nixvm create " + s.Name + " (paths in capitals are resolved when create runs;\n# the SSH port is picked free at each start unless the spec fixes it).\n\n")

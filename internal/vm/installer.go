@@ -49,8 +49,11 @@ func PrepareInstaller(ctx context.Context, isoPath, guestArch string) (*Installe
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("make %s: %w", dir, err)
 	}
-	kernel := filepath.Join(dir, filepath.Base(info.Kernel))
-	initrd := filepath.Join(dir, "initrd")
+	boot, err := InstallerBoot(info, dir)
+	if err != nil {
+		return nil, err
+	}
+	kernel, initrd := boot.Kernel, boot.Initrd
 	for _, f := range []struct{ inner, dst string }{{info.Kernel, kernel}, {info.Initrd, initrd}} {
 		if _, err := os.Stat(f.dst); err == nil {
 			continue // extracted before; Extract renames complete files only
@@ -61,19 +64,26 @@ func PrepareInstaller(ctx context.Context, isoPath, guestArch string) (*Installe
 			return nil, err
 		}
 	}
-	// The serial console (its device name is in internal/arch) is added to the
-	// installer's own kernel parameters so that its console, and the
-	// auto-login shell, appear on the serial port.
-	m, err := arch.For(guestArch)
+	return &Installer{ISO: abs, Info: info, Boot: boot}, nil
+}
+
+// InstallerBoot is the installer decision, the one function create, start
+// --installer and plan use: boot the ISO's default entry directly, its
+// kernel and initrd from dir (where PrepareInstaller extracts them), with
+// its own kernel parameters plus the serial console (its device name is in
+// internal/arch), so that the installer's console and auto-login shell
+// appear on the serial port. It is pure.
+func InstallerBoot(info *iso.Info, dir string) (DirectBoot, error) {
+	m, err := arch.For(info.Arch)
 	if err != nil {
-		return nil, err
+		return DirectBoot{}, err
 	}
 	serialConsole := m.SerialConsole()
 	appendLine := info.Cmdline
 	if !slices.Contains(strings.Fields(appendLine), serialConsole) {
 		appendLine = strings.TrimSpace(appendLine + " " + serialConsole)
 	}
-	return &Installer{ISO: abs, Info: info, Boot: DirectBoot{Kernel: kernel, Initrd: initrd, Append: appendLine}}, nil
+	return DirectBoot{Kernel: filepath.Join(dir, filepath.Base(info.Kernel)), Initrd: filepath.Join(dir, "initrd"), Append: appendLine}, nil
 }
 
 // bootCacheDir is where the kernel and initrd of one ISO file are kept:
