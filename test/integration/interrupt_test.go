@@ -416,3 +416,41 @@ func TestRmInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// TestStartInterruptedWhileQEMUSetsUp: a signal while the foreground QEMU
+// is still setting up (the wrapper holds it before exec until the test lets
+// it go, after the signal): the daemon it becomes is killed, status says
+// stopped, and start works again.
+func TestStartInterruptedWhileQEMUSetsUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := "setupint"
+	e.ok("create", name, "--manual", "--iso", testISO, "--firmware", "bios", "--memory", "256M", "--disk", "1G")
+	dir := t.TempDir()
+	holding, release := filepath.Join(dir, "holding"), filepath.Join(dir, "release")
+	real, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	script := "#!/bin/sh\ncase \"$*\" in *-daemonize*) touch " + holding + "; while [ ! -e " + release + " ]; do sleep 0.05; done;; esac\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "qemu-system-x86_64"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := os.Getenv("PATH")
+	e.setPath(bin + ":" + path)
+	b := e.background("start", name)
+	waitFile(t, holding, time.Minute)
+	b.signal(t, syscall.SIGINT)
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code := b.wait(t, time.Minute)
+	assertInterrupted(t, b, code, 130, regexp.MustCompile(`interrupted.*stopped`))
+	if st := assertTruthful(t, e, name); st.State != "stopped" {
+		t.Fatalf("after an interrupt during QEMU's set-up: %s, want stopped", st.State)
+	}
+	e.setPath(path)
+	e.ok("start", name)
+	e.ok("stop", "--force", name)
+}
