@@ -223,3 +223,8 @@ func RemovePIDFile(pidFile string, pid int) {
 		os.Remove(pidFile)
 	}
 }
+
+// FindByPidfile returns the PID of a live QEMU started with -pidfile
+// pidFile even when that file is gone (deleted by hand, or by an older
+// nixvm), else 0. Linux only; elsewhere it finds nothing.
+func FindByPidfile(pidFile string) int { return findByPidfile(pidFile) }

@@ -73,3 +73,22 @@ func waitExit(ctx context.Context, pid int) error {
 	}
 	return nil
 }
+
+// findByPidfile scans /proc for a live process whose command line names
+// pidFile: the QEMU of an instance whose pidfile was deleted under it.
+func findByPidfile(pidFile string) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if alive(pid, pidFile) && !exited(pid) {
+			return pid
+		}
+	}
+	return 0
+}

@@ -18,3 +18,6 @@ func alive(pid int, pidFile string) bool {
 func exited(pid int) bool { return !alive(pid, "") }
 
 func waitExit(ctx context.Context, pid int) error { return pollExit(ctx, pid) }
+
+// findByPidfile cannot read other processes' command lines portably.
+func findByPidfile(pidFile string) int { return 0 }

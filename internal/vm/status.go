@@ -69,6 +69,13 @@ func Status(in store.Instance) Info {
 	_, statErr := os.Stat(in.PIDFile())
 	pidfile := statErr == nil
 	alive := pidErr == nil && qemu.Alive(pid, in.PIDFile())
+	if !pidfile {
+		// A QEMU whose pidfile was deleted under it still runs the VM:
+		// running means a live QEMU, whatever the files say.
+		if p := qemu.FindByPidfile(in.PIDFile()); p != 0 {
+			pid, alive = p, true
+		}
+	}
 	info.State = processState(specErr == nil, st, stErr, pidfile, alive)
 	if ferr := in.CheckFormat(); ferr != nil && !alive {
 		info.State, info.Reason = StateUnsupported, ferr.Error()

@@ -454,3 +454,28 @@ func TestStartInterruptedWhileQEMUSetsUp(t *testing.T) {
 	e.ok("start", name)
 	e.ok("stop", "--force", name)
 }
+
+// TestPidfileDeletedUnderQEMU: a QEMU whose pidfile was deleted (by hand,
+// or by an older nixvm's interrupted stop) still reads as running, rm
+// refuses to delete its directory, and stop stops it.
+func TestPidfileDeletedUnderQEMU(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := "nopid"
+	e.ok("create", name, "--manual", "--iso", testISO, "--firmware", "bios", "--memory", "256M", "--disk", "1G")
+	e.ok("start", name)
+	before := e.status(name)
+	if err := os.Remove(filepath.Join(e.vmDir(name), "qemu.pid")); err != nil {
+		t.Fatal(err)
+	}
+	if st := assertTruthful(t, e, name); st.State != "running" || st.PID != before.PID {
+		t.Fatalf("status without the pidfile: %+v, want running with pid %d", st, before.PID)
+	}
+	if r := e.run("rm", name); r.code == 0 {
+		t.Fatal("rm deleted the directory of a live QEMU")
+	}
+	e.ok("stop", "--force", name)
+	if st := assertTruthful(t, e, name); st.State != "stopped" {
+		t.Fatalf("after stop: %s", st.State)
+	}
+}
