@@ -174,6 +174,7 @@ func TestInstall(t *testing.T) {
 			if !strings.Contains(conf, "ARRAY /dev/md/root metadata=1.2 UUID="+uuid+" name="+name+":root") || !strings.Contains(conf, "MAILADDR root") {
 				t.Fatalf("mdadm.conf lacks the ARRAY line of /dev/md/root (UUID %s):\n%s", uuid, conf)
 			}
+			checkDiskViewRAID(t, e, name, uuid)
 		}},
 		// systemd-boot cannot install on MBR: GRUB in EFI mode from an ESP
 		// of type 0xEF, at the removable path.
@@ -476,4 +477,48 @@ func phaseDuration(t *testing.T, out, phase string) time.Duration {
 		t.Fatalf("no phase %s followed by another in:\n%s", phase, tail(out, 30))
 	}
 	return time.Duration((end - start) * float64(time.Second))
+}
+
+// checkDiskViewRAID: `nixvm disk` reads, from the host and without root,
+// the same md arrays the guest's mdadm reports: both disks' root partitions
+// are members of NAME:root with the array's UUID, roles 0 and 1, and the
+// array holds the ext4 root "nixos".
+func checkDiskViewRAID(t *testing.T, e *env, name, uuid string) {
+	t.Helper()
+	var disks []struct {
+		Partitions []struct {
+			Number  int
+			Content *struct {
+				Type string
+				MD   *struct {
+					Name, UUID, Level string
+					Role              int
+					Content           *struct{ Type, Label string }
+				}
+			}
+		}
+	}
+	out := e.ok("disk", name, "--json")
+	if err := json.Unmarshal([]byte(out), &disks); err != nil {
+		t.Fatalf("nixvm disk --json: %v\n%s", err, out)
+	}
+	if len(disks) != 2 {
+		t.Fatalf("nixvm disk shows %d disks, want 2", len(disks))
+	}
+	for i, d := range disks {
+		var md *struct {
+			Name, UUID, Level string
+			Role              int
+			Content           *struct{ Type, Label string }
+		}
+		for _, p := range d.Partitions {
+			if p.Content != nil && p.Content.MD != nil {
+				md = p.Content.MD
+			}
+		}
+		if md == nil || md.Name != name+":root" || md.UUID != uuid || md.Level != "raid1" || md.Role != i ||
+			md.Content == nil || md.Content.Type != "ext4" || md.Content.Label != "nixos" {
+			t.Fatalf("nixvm disk, disk %d: md member %+v, want %s:root, UUID %s, raid1, role %d, holding ext4 \"nixos\"\n%s", i, md, name, uuid, i, out)
+		}
+	}
 }
