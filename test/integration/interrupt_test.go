@@ -175,7 +175,7 @@ func (e *env) vmDir(name string) string { return filepath.Join(e.data, "nixvm", 
 func assertTruthful(t *testing.T, e *env, name string) vmInfo {
 	t.Helper()
 	st := e.status(name)
-	n := countQEMU(t, filepath.Join(e.vmDir(name), "qemu.pid"))
+	n := countVMQEMU(t, filepath.Join(e.vmDir(name), "qemu.pid"))
 	switch {
 	case n > 1:
 		t.Fatalf("%d QEMU processes run VM %s", n, name)
@@ -478,4 +478,48 @@ func TestPidfileDeletedUnderQEMU(t *testing.T) {
 	if st := assertTruthful(t, e, name); st.State != "stopped" {
 		t.Fatalf("after stop: %s", st.State)
 	}
+}
+
+// countVMQEMU counts the QEMUs of a VM: processes whose command line names
+// pidFile, except a daemon whose parent is one of them (while QEMU
+// daemonizes, the foreground process and its child coexist briefly).
+func countVMQEMU(t *testing.T, pidFile string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	pids := map[int]int{} // pid -> ppid
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, arg := range strings.Split(string(b), "\x00") {
+			if arg == pidFile {
+				dir := filepath.Dir(p)
+				pid, _ := strconv.Atoi(filepath.Base(dir))
+				pids[pid] = ppid(dir)
+				break
+			}
+		}
+	}
+	n := 0
+	for _, parent := range pids {
+		if _, ok := pids[parent]; !ok {
+			n++
+		}
+	}
+	return n
+}
+
+func ppid(procDir string) int {
+	b, err := os.ReadFile(filepath.Join(procDir, "status"))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			p, _ := strconv.Atoi(strings.TrimSpace(v))
+			return p
+		}
+	}
+	return 0
 }
