@@ -82,6 +82,7 @@ func (in Instance) PIDFile() string     { return in.path("qemu.pid") }
 func (in Instance) SerialLog() string   { return in.path("serial.log") }
 func (in Instance) QEMULog() string     { return in.path("qemu.log") }
 func (in Instance) CmdlineFile() string { return in.path("cmdline") }
+
 // EFIVars is this VM's UEFI variable store: efivars.qcow2 from on-disk
 // format 2 on, efivars.fd (raw) before.
 func (in Instance) EFIVars() string {
@@ -104,8 +105,8 @@ func (in Instance) rawEFIVars() bool {
 	v, err := in.Format()
 	return err == nil && v < 2
 }
-func (in Instance) LockFile() string    { return in.path("lock") }
-func (in Instance) SeedImage() string   { return in.path("seed.iso") }
+func (in Instance) LockFile() string  { return in.path("lock") }
+func (in Instance) SeedImage() string { return in.path("seed.iso") }
 
 // SidecarPID and SidecarLog are the pidfile ("PID STARTTIME") and log of
 // the VM's sidecar process name (virtiofsd, a proxy, ...).
