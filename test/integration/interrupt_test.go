@@ -351,7 +351,9 @@ func TestCreateHoldsLock(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			name := "lockcreate"
+			// A name per signal: the parallel cases must not count each
+			// other's QEMU.
+			name := "lockcreate-" + strings.ToLower(s.name)
 			// The test ISO boots but never shows the installer's prompt:
 			// create waits in booting-installer.
 			b := e.background("create", name, "--iso", testISO, "--firmware", "bios", "--memory", "2G", "--disk", "8G", "--json")
