@@ -175,7 +175,16 @@ func (e *env) vmDir(name string) string { return filepath.Join(e.data, "nixvm", 
 func assertTruthful(t *testing.T, e *env, name string) vmInfo {
 	t.Helper()
 	st := e.status(name)
-	n := countVMQEMU(t, filepath.Join(e.vmDir(name), "qemu.pid"))
+	pidFile := filepath.Join(e.vmDir(name), "qemu.pid")
+	n := countVMQEMU(t, pidFile)
+	// QEMU daemonizes by forking twice: for a moment the foreground QEMU
+	// and the daemon (already reparented) both run. Two that stay for
+	// 10 s are two QEMUs; two that become one were one starting.
+	for deadline := time.Now().Add(10 * time.Second); n > 1 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		n = countVMQEMU(t, pidFile)
+		st = e.status(name)
+	}
 	switch {
 	case n > 1:
 		t.Fatalf("%d QEMU processes run VM %s", n, name)
