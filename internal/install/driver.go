@@ -176,24 +176,17 @@ type driver struct {
 	conn   net.Conn
 }
 
-var releaseRE = regexp.MustCompile(`^\d\d\.\d\d$`)
-
 func (d *driver) run(ctx context.Context) (*Result, error) {
 	d.enter(PhaseFetching, "")
 	inst, err := d.m.Installer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	isoPath := inst.ISO
-	// system.stateVersion is the installer's release; an unstable ISO has
-	// its YY.MM in version.txt.
-	release := inst.Info.Release
-	if !releaseRE.MatchString(release) {
-		if parts := strings.SplitN(inst.Info.Version, ".", 3); len(parts) >= 2 && releaseRE.MatchString(parts[0]+"."+parts[1]) {
-			release = parts[0] + "." + parts[1]
-		} else {
-			return nil, fmt.Errorf("cannot tell the NixOS release of %s (label %q, version %q)", isoPath, inst.Info.Label, inst.Info.Version)
-		}
+	// system.stateVersion is the installer's release: the one create
+	// checked the options against.
+	release, err := InstallerRelease(inst.Info)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", inst.ISO, err)
 	}
 	keyPath, pub, err := sshx.UserKey()
 	if err != nil {
