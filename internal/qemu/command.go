@@ -32,7 +32,30 @@ type Params struct {
 	// Daemonize adds -daemonize -pidfile (false for foreground runs, e.g.
 	// benchmarks).
 	Daemonize bool
+	// Identity is handed to the guest; nil for VMs made before nixvm gave
+	// each VM one (they keep QEMU's default MAC).
+	Identity *Identity
 }
+
+// Identity is what makes the guest its own machine: its NIC's MAC address,
+// and the host name, machine-id and SSH host key that the installed
+// system's activation snippet (install's nixvm-identity.nix) applies at
+// boot. They reach the guest through QEMU's fw_cfg, as files under
+// /sys/firmware/qemu_fw_cfg/by_name/FWCfgPrefix*/raw (readable by root
+// only): no extra drive shifts the guest's devices, and it works on every
+// machine type nixvm uses (pc, q35 and virt).
+type Identity struct {
+	Hostname  string
+	MachineID string
+	MAC       string
+	// HostKey and HostPub are the paths of the VM's SSH host key pair;
+	// "" leaves them out (a VM nixvm made no host key for).
+	HostKey, HostPub string
+}
+
+// FWCfgPrefix names nixvm's fw_cfg files. QEMU asks for "opt/" followed by
+// a reverse domain name for files of other software.
+const FWCfgPrefix = "opt/io.github.nixvm/"
 
 // Accels lists the accelerators Command accepts.
 var Accels = []string{"kvm", "hvf", "tcg"}
@@ -145,7 +168,11 @@ func Command(p Params) ([]string, error) {
 	for _, f := range s.PortForwards {
 		fwd += ",hostfwd=tcp:127.0.0.1:" + strconv.Itoa(f.Host) + "-:" + strconv.Itoa(f.Guest)
 	}
-	a = append(a, "-netdev", fwd, "-device", "virtio-net-pci,netdev=net0")
+	nic := "virtio-net-pci,netdev=net0"
+	if p.Identity != nil {
+		nic += ",mac=" + p.Identity.MAC
+	}
+	a = append(a, "-netdev", fwd, "-device", nic)
 	a = append(a, "-device", "virtio-rng-pci")
 
 	// Serial console on a socket (attach/expect) with everything also
@@ -189,6 +216,17 @@ func Command(p Params) ([]string, error) {
 		a = append(a,
 			"-chardev", "spicevmc,id=vdagent0,name=vdagent",
 			"-device", "virtserialport,bus=vser0.0,chardev=vdagent0,name="+SpiceAgentPort)
+	}
+
+	if id := p.Identity; id != nil {
+		a = append(a,
+			"-fw_cfg", "name="+FWCfgPrefix+"hostname,string="+opt(id.Hostname),
+			"-fw_cfg", "name="+FWCfgPrefix+"machine-id,string="+opt(id.MachineID))
+		if id.HostKey != "" {
+			a = append(a,
+				"-fw_cfg", "name="+FWCfgPrefix+"ssh_host_ed25519_key,file="+opt(id.HostKey),
+				"-fw_cfg", "name="+FWCfgPrefix+"ssh_host_ed25519_key.pub,file="+opt(id.HostPub))
+		}
 	}
 
 	if p.Kernel != "" {
@@ -266,6 +304,14 @@ func check(p Params) error {
 	if s.Firmware == "bios" && p.UEFICode != "" {
 		return fmt.Errorf("uefiCode: set for firmware bios; leave it empty or use firmware uefi")
 	}
+	if id := p.Identity; id != nil {
+		if id.Hostname == "" || id.MachineID == "" || id.MAC == "" {
+			return fmt.Errorf("identity: hostname, machine-id and MAC must all be set")
+		}
+		if (id.HostKey == "") != (id.HostPub == "") {
+			return fmt.Errorf("identity: give both halves of the SSH host key or neither")
+		}
+	}
 	if p.Kernel == "" && (p.Initrd != "" || p.Append != "") {
 		return fmt.Errorf("kernel: initrd or append given without a kernel")
 	}
@@ -274,6 +320,10 @@ func check(p Params) error {
 	paths := []struct{ field, path string }{
 		{"instance dir", p.Instance.Dir}, {"uefiCode", p.UEFICode}, {"iso", p.ISO},
 		{"seed", p.Seed}, {"kernel", p.Kernel}, {"initrd", p.Initrd},
+	}
+	if p.Identity != nil {
+		paths = append(paths, struct{ field, path string }{"identity host key", p.Identity.HostKey},
+			struct{ field, path string }{"identity host key", p.Identity.HostPub})
 	}
 	for _, f := range paths {
 		if f.field == "instance dir" || f.path != "" {

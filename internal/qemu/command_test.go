@@ -106,6 +106,16 @@ func goldenCases() []goldenCase {
 	fg.Spec.Memory = 1536 * spec.MiB
 	fg.Daemonize = false
 	cs = append(cs, goldenCase{"foreground-one-cpu", fg})
+
+	ident := base("x86_64", "bios", "tcg", "none")
+	ident.Identity = &Identity{
+		Hostname: "demo", MachineID: "0123456789abcdef0123456789abcdef", MAC: "52:54:00:ab:cd:ef",
+		HostKey: demoDir + "/ssh_host_ed25519_key", HostPub: demoDir + "/ssh_host_ed25519_key.pub",
+	}
+	cs = append(cs, goldenCase{"identity", ident})
+	armIdent := base("aarch64", "uefi", "tcg", "none")
+	armIdent.Identity = &Identity{Hostname: "demo", MachineID: ident.Identity.MachineID, MAC: ident.Identity.MAC}
+	cs = append(cs, goldenCase{"aarch64-identity-without-host-key", armIdent})
 	return cs
 }
 
@@ -209,6 +219,13 @@ func TestCommandErrors(t *testing.T) {
 		{"relative initrd", func(p *Params) { p.Kernel = "/k"; p.Initrd = "initrd" }, "initrd:"},
 		{"relative code", func(p *Params) { p.UEFICode = "OVMF_CODE.fd" }, "uefiCode:"},
 		{"relative instance", func(p *Params) { p.Instance.Dir = "vms/demo" }, "instance dir:"},
+		{"identity without MAC", func(p *Params) { p.Identity = &Identity{Hostname: "demo", MachineID: "ab"} }, "identity:"},
+		{"identity with half a host key", func(p *Params) {
+			p.Identity = &Identity{Hostname: "demo", MachineID: "ab", MAC: "52:54:00:00:00:01", HostKey: "/k"}
+		}, "identity:"},
+		{"identity with relative host key", func(p *Params) {
+			p.Identity = &Identity{Hostname: "demo", MachineID: "ab", MAC: "52:54:00:00:00:01", HostKey: "k", HostPub: "k.pub"}
+		}, "identity host key:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,10 @@ func TestAliveKillWaitExit(t *testing.T) {
 	pid := cmd.Process.Pid
 
 	if runtime.GOOS == "linux" {
+		// Start returns when the child's exec has released the parent's
+		// memory (vfork), which is before the kernel sets up the new
+		// argv: until then /proc/PID/cmdline reads empty. Wait for it.
+		waitCmdline(t, pid)
 		if !Alive(pid, pidFile) {
 			t.Fatalf("Alive(%d, %s) = false for a running process with the pidfile in its argv", pid, pidFile)
 		}
@@ -360,5 +365,21 @@ func TestStartCancelled(t *testing.T) {
 	cancel()
 	if _, err := Start(ctx, argv, v.p.Instance.PIDFile(), v.log); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Start with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// waitCmdline waits until /proc/PID/cmdline is set up after an exec.
+func waitCmdline(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err == nil && len(b) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d: no command line 10 s after exec (%v)", pid, err)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
