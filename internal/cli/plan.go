@@ -59,6 +59,8 @@ with --out DIR they are written there.`,
 		files := []planFile{
 			{install.SeedConfiguration, p.ConfigurationNix, 0o644},
 			{install.SeedExtra, p.ExtraNix, 0o644},
+			{install.SeedIdentity, p.IdentityNix, 0o644},
+			{install.SeedHostname, p.HostnameNix, 0o644},
 			{install.SeedInstallScript, p.InstallScript, 0o755},
 		}
 		qemuLines, err := planQEMU(cmd.Context(), s)

@@ -25,10 +25,11 @@ func configurationNix(in Inputs, l *layout) string {
 	line("# not rewrite it. Disks, file systems and swap are in")
 	line("# hardware-configuration.nix (written by nixos-generate-config); the spec's")
 	line("# extraConfig is in nixvm-extra.nix, a module of its own so that its text")
-	line("# cannot break this file.")
+	line("# cannot break this file. The host name is in nixvm-hostname.nix, which")
+	line("# nixvm-identity.nix rewrites when the VM is cloned under another name.")
 	line("{ config, lib, pkgs, ... }:")
 	line("{")
-	line("  imports = [ ./hardware-configuration.nix ./%s ];", SeedExtra)
+	line("  imports = [ ./hardware-configuration.nix ./%s ./%s ./%s ];", SeedExtra, SeedIdentity, SeedHostname)
 	line("")
 	switch l.bootLoader {
 	case systemdBoot:
@@ -73,7 +74,6 @@ func configurationNix(in Inputs, l *layout) string {
 		line("  '';")
 	}
 	line("")
-	line("  networking.hostName = %s;", nixString(s.Name))
 	line("  networking.useDHCP = lib.mkDefault true;")
 	line("  services.qemuGuest.enable = true;")
 	line("")

@@ -76,6 +76,12 @@ func hardwareConfigurationNix(conf string) string {
 // to a temporary /etc/nixos and runs the stand-in's checker for release.
 func checkConfig(t *testing.T, conf, extra, release string) (string, error) {
 	t.Helper()
+	return checkConfigHostname(t, conf, extra, hostnameNix("lab"), release)
+}
+
+// checkConfigHostname is checkConfig with the given nixvm-hostname.nix.
+func checkConfigHostname(t *testing.T, conf, extra, hostname, release string) (string, error) {
+	t.Helper()
 	perl, err := exec.LookPath("perl")
 	if err != nil {
 		t.Fatalf("perl is needed to run the stand-in's option checker: %v", err)
@@ -84,6 +90,8 @@ func checkConfig(t *testing.T, conf, extra, release string) (string, error) {
 	for name, text := range map[string]string{
 		"configuration.nix":          conf,
 		"nixvm-extra.nix":            extra,
+		SeedIdentity:                 identityNix(),
+		SeedHostname:                 hostname,
 		"hardware-configuration.nix": hardwareConfigurationNix(conf),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
@@ -188,9 +196,14 @@ func TestOptionCheckCatchesMistakes(t *testing.T) {
 			"The option `services.openssh.passwordAuthentication' defined in"},
 		{"wrong type", "services.qemuGuest.enable = true;", `services.qemuGuest.enable = "yes";`,
 			"A definition for option `services.qemuGuest.enable' is not of type `boolean'."},
-		{"bad host name", `networking.hostName = "lab";`, `networking.hostName = "lab-";`,
-			"A definition for option `networking.hostName' is not of type `string matching the pattern"},
 	}
+	t.Run("bad host name", func(t *testing.T) {
+		out, err := checkConfigHostname(t, base.conf, base.extra, hostnameNix("lab-"), checkRelease2511)
+		want := "A definition for option `networking.hostName' is not of type `string matching the pattern"
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("host name lab-: err %v, output %q; want an error containing %q", err, out, want)
+		}
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if !strings.Contains(base.conf, c.old) {

@@ -115,6 +115,8 @@ func ArrayUUIDsFor(name string) ArrayUUIDs {
 type Plan struct {
 	ConfigurationNix string      // /etc/nixos/configuration.nix
 	ExtraNix         string      // /etc/nixos/nixvm-extra.nix: the spec's extraConfig as a module of its own
+	IdentityNix      string      // /etc/nixos/nixvm-identity.nix: applies the identity nixvm gives the VM at boot
+	HostnameNix      string      // /etc/nixos/nixvm-hostname.nix: networking.hostName
 	InstallScript    string      // install.sh, run as root inside the installer
 	Partitions       []Partition // the partitions, the same on every system disk
 	// RootSize is the expected size of the root file system: the root
@@ -172,6 +174,8 @@ func Make(in Inputs) (*Plan, error) {
 	return &Plan{
 		ConfigurationNix: conf,
 		ExtraNix:         extraNix(s.ExtraConfig),
+		IdentityNix:      identityNix(),
+		HostnameNix:      hostnameNix(s.Name),
 		InstallScript:    installScript(&s, l),
 		Partitions:       l.parts,
 		RootSize:         l.rootSize,
@@ -215,6 +219,8 @@ func (p *Plan) SeedFiles(hostKeyPriv, hostKeyPub []byte) []SeedFile {
 		{Name: SeedInstallScript, Data: []byte(p.InstallScript), Mode: 0o755},
 		{Name: SeedConfiguration, Data: []byte(p.ConfigurationNix), Mode: 0o644},
 		{Name: SeedExtra, Data: []byte(p.ExtraNix), Mode: 0o644},
+		{Name: SeedIdentity, Data: []byte(p.IdentityNix), Mode: 0o644},
+		{Name: SeedHostname, Data: []byte(p.HostnameNix), Mode: 0o644},
 		{Name: SeedHostKey, Data: hostKeyPriv, Mode: 0o600},
 		{Name: SeedHostKeyPub, Data: hostKeyPub, Mode: 0o644},
 	}

@@ -88,6 +88,13 @@ func TestGolden(t *testing.T) {
 			checkGolden(t, tc.name+".configuration.nix.golden", []byte(p.ConfigurationNix))
 			checkGolden(t, tc.name+".nixvm-extra.nix.golden", []byte(p.ExtraNix))
 			checkGolden(t, tc.name+".install.sh.golden", []byte(p.InstallScript))
+			// The identity module is the same for every VM (a clone has
+			// nothing of its base's to rewrite in it); the host name is the
+			// VM's.
+			checkGolden(t, "nixvm-identity.nix.golden", []byte(p.IdentityNix))
+			if want := "{ networking.hostName = \"" + "lab" + "\"; }"; !strings.Contains(p.HostnameNix, want) {
+				t.Errorf("nixvm-hostname.nix = %q, want it to hold %s", p.HostnameNix, want)
+			}
 		})
 	}
 }
@@ -133,11 +140,15 @@ func TestNixValuesRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := filepath.Join(dir, "configuration.nix")
+		hostPath := filepath.Join(dir, SeedHostname)
 		if err := os.WriteFile(path, []byte(p.ConfigurationNix), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		expr := `let c = import ` + path + ` { config = {}; lib = { mkDefault = x: x; }; pkgs = {}; }; in ` +
-			`builtins.head c.users.users.nixos.openssh.authorizedKeys.keys + "|" + c.networking.hostName + "|" + c.system.stateVersion`
+		if err := os.WriteFile(hostPath, []byte(p.HostnameNix), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		expr := `let c = import ` + path + ` { config = {}; lib = { mkDefault = x: x; }; pkgs = {}; }; h = import ` + hostPath + `; in ` +
+			`builtins.head c.users.users.nixos.openssh.authorizedKeys.keys + "|" + h.networking.hostName + "|" + c.system.stateVersion`
 		out, err := exec.Command("nix-instantiate", "--eval", "--strict", "--json", "-E", expr).Output()
 		if err != nil {
 			t.Fatalf("key %d: evaluate configuration.nix: %v\n%s", i, err, p.ConfigurationNix)
@@ -279,10 +290,9 @@ func TestConfigurationOptions(t *testing.T) {
 		{"bios mbr no swap", func(s *spec.Spec) { s.Firmware, s.PartitionTable = "bios", "mbr" }, nil, nil, 1},
 	}
 	common := []string{
-		`  imports = [ ./hardware-configuration.nix ./nixvm-extra.nix ];`,
+		`  imports = [ ./hardware-configuration.nix ./nixvm-extra.nix ./nixvm-identity.nix ./nixvm-hostname.nix ];`,
 		`  boot.loader.timeout = 1;`,
 		`  boot.kernelParams = [ "console=tty0" "console=ttyS0,115200n8" ];`,
-		`  networking.hostName = "lab";`,
 		`  networking.useDHCP = lib.mkDefault true;`,
 		`  services.qemuGuest.enable = true;`,
 		`  nix.settings.substituters = [ "https://cache.nixos.org" ];`,

@@ -157,7 +157,7 @@ func installScript(s *spec.Spec, l *layout) string {
 	line("enter \"%s\"", phaseConfiguring)
 	line("nixos-generate-config --root /mnt")
 	line("# nixvm's configuration.nix replaces the generated one on purpose.")
-	line(`install -m 0644 -o root -g root "$seed/%s" "$seed/%s" /mnt/etc/nixos/`, SeedConfiguration, SeedExtra)
+	line(`install -m 0644 -o root -g root "$seed/%s" "$seed/%s" "$seed/%s" "$seed/%s" /mnt/etc/nixos/`, SeedConfiguration, SeedExtra, SeedIdentity, SeedHostname)
 	line("# nixos-install refuses a root path whose components are not 755 root.")
 	line("install -d -m 0755 -o root -g root /mnt/etc /mnt/etc/ssh")
 	line(`install -m 0600 -o root -g root "$seed/%s" /mnt/etc/ssh/%s`, SeedHostKey, SeedHostKey)

@@ -28,7 +28,7 @@ func testSeedFiles(t *testing.T) []SeedFile {
 }
 
 func TestSeedFiles(t *testing.T) {
-	p := &Plan{InstallScript: "s", ConfigurationNix: "c", ExtraNix: "e"}
+	p := &Plan{InstallScript: "s", ConfigurationNix: "c", ExtraNix: "e", IdentityNix: "i", HostnameNix: "h"}
 	got := map[string]string{}
 	for _, f := range p.SeedFiles([]byte("k"), []byte("k.pub")) {
 		got[f.Name] = string(f.Data) + " " + f.Mode.String()
@@ -37,6 +37,8 @@ func TestSeedFiles(t *testing.T) {
 		"install.sh":               "s -rwxr-xr-x",
 		"configuration.nix":        "c -rw-r--r--",
 		"nixvm-extra.nix":          "e -rw-r--r--",
+		"nixvm-identity.nix":       "i -rw-r--r--",
+		"nixvm-hostname.nix":       "h -rw-r--r--",
 		"ssh_host_ed25519_key":     "k -rw-------",
 		"ssh_host_ed25519_key.pub": "k.pub -rw-r--r--",
 	}

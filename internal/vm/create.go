@@ -93,6 +93,13 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	if err := lock.WriteFormat(); err != nil {
 		return nil, err
 	}
+	id, err := store.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	if err := lock.WriteIdentity(id); err != nil {
+		return nil, err
+	}
 
 	for i, d := range s.Disks {
 		if err := qemuimg.Create(ctx, qemuImg.Path, tmp.Disk(i), d.Size.Bytes()); err != nil {

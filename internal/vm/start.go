@@ -13,6 +13,7 @@ import (
 	"github.com/nixvm/nixvm/internal/qemu"
 	"github.com/nixvm/nixvm/internal/qmp"
 	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 )
 
@@ -73,6 +74,11 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 		Seed:      opts.Seed,
 		Daemonize: true,
 	}
+	id, err := planIdentity(in)
+	if err != nil {
+		return Started{}, err
+	}
+	p.Identity = id
 	remembered := ""
 	if st, err := in.ReadState(); err == nil {
 		remembered = st.Display
@@ -104,6 +110,24 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 		return Started{}, err
 	}
 	return Started{SSHPort: p.SSHPort, Argv: argv, Accel: accel, Display: choice}, nil
+}
+
+// planIdentity reads what the guest is told about itself (qemu.Identity):
+// the VM's name as host name, its identity.json and, when nixvm made one,
+// its SSH host key. nil for a VM made before identities.
+func planIdentity(in store.Instance) (*qemu.Identity, error) {
+	id, ok, err := in.ReadIdentity()
+	if err != nil || !ok {
+		return nil, err
+	}
+	q := &qemu.Identity{Hostname: in.Name, MachineID: id.MachineID, MAC: id.MAC}
+	key, pub := sshx.HostKeyPath(in), sshx.HostPubPath(in)
+	if _, err := os.Stat(key); err == nil {
+		if _, err := os.Stat(pub); err == nil {
+			q.HostKey, q.HostPub = key, pub
+		}
+	}
+	return q, nil
 }
 
 // Start launches the VM's QEMU, daemonized, and returns once QEMU answers on
