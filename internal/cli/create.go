@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/install"
@@ -20,6 +23,7 @@ func newCreateCommand() *cobra.Command {
 		manual      bool
 		asJSON      bool
 		channelsURL string
+		from        string
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME [flags | -f nixvm.yaml]",
@@ -31,7 +35,12 @@ until SSH answers. Then: nixvm ssh NAME.
 
 The VM is described by flags, by a YAML file (-f), or both (flags win); see
 docs/spec.md. With --manual the VM is only prepared: it boots the installer
-(its release, or --iso PATH) for a hand install.`,
+(its release, or --iso PATH) for a hand install.
+
+With --from SRC there is no install: NAME is a linked clone of the stopped
+VM SRC (see nixvm clone) with its own identity, started at once and ready
+when SSH answers, in the time a boot takes. Only what needs no new install
+can differ from SRC: --cpus, --memory, --forward, --ssh-port, --display.`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	flags := spec.BindFlags(cmd.Flags())
@@ -39,7 +48,11 @@ docs/spec.md. With --manual the VM is only prepared: it boots the installer
 	cmd.Flags().BoolVar(&manual, "manual", false, "prepare the VM for a hand install instead of installing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress as JSON lines (one event per line)")
 	cmd.Flags().StringVar(&channelsURL, "channels-url", "", "NixOS channel server (default $NIXVM_CHANNELS_URL or https://channels.nixos.org)")
+	cmd.Flags().StringVar(&from, "from", "", "make the VM as a linked clone of the stopped VM `SRC` (no install), started and ready for SSH")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if cmd.Flags().Changed("from") {
+			return createFrom(cmd, args, from, file, manual, asJSON, flags)
+		}
 		s, err := planSpec(file, args, flags)
 		if err != nil {
 			return err
@@ -160,4 +173,41 @@ func preflightInstall(s *spec.Spec, release string) error {
 		return nil
 	}
 	return install.CheckRelease(install.Inputs{Spec: *s, Release: release})
+}
+
+// fromFlags are the create flags --from takes: they change how the VM runs,
+// not what is installed on its disks.
+var fromFlags = []string{"cpus", "memory", "forward", "ssh-port", "display"}
+
+// createFrom is create --from SRC: a linked clone of SRC with the runtime
+// flags applied, started and waited for.
+func createFrom(cmd *cobra.Command, args []string, from, file string, manual, asJSON bool, flags *spec.Flags) error {
+	if len(args) != 1 {
+		return fmt.Errorf("NAME: missing; give the new VM a name (nixvm create NAME --from %s)", from)
+	}
+	if !store.NameRE.MatchString(from) {
+		return fmt.Errorf("--from: %q is not a valid VM name (see nixvm list)", from)
+	}
+	if file != "" || manual {
+		return fmt.Errorf("--from: cannot be combined with -f or --manual (the VM is a clone of %s, not a new install)", from)
+	}
+	var bad []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "from", "json", "channels-url":
+			return
+		}
+		if !slices.Contains(fromFlags, f.Name) {
+			bad = append(bad, "--"+f.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return fmt.Errorf("%s: cannot differ from %s with --from (the disks are %s's, installed); --from takes --%s", strings.Join(bad, ", "), from, from, strings.Join(fromFlags, ", --"))
+	}
+	name := args[0]
+	if !store.NameRE.MatchString(name) {
+		return fmt.Errorf("NAME: %q is not a valid VM name (use 1-63 of a-z, 0-9 and -, starting with a letter or digit)", name)
+	}
+	edit := func(s *spec.Spec) error { return flags.Apply(s) }
+	return cloneVM(cmd.Context(), cmd.OutOrStdout(), from, name, vm.CloneOptions{Edit: edit}, true, asJSON)
 }

@@ -38,13 +38,17 @@ func newListCommand() *cobra.Command {
 			return nil
 		}
 		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "NAME\tSTATE\tARCH\tFIRMWARE\tCPUS\tMEMORY\tDISK\tSSH")
+		fmt.Fprintln(w, "NAME\tSTATE\tARCH\tFIRMWARE\tCPUS\tMEMORY\tDISK\tSSH\tCLONE OF")
 		for _, i := range infos {
 			ssh := "-"
 			if i.SSHPort != 0 {
 				ssh = "127.0.0.1:" + strconv.Itoa(i.SSHPort)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", i.Name, i.State, i.Arch, i.Firmware, i.CPUs, i.Memory, images.HumanBytes(i.DiskBytes), ssh)
+			base := "-"
+			if i.CloneOf != "" {
+				base = i.CloneOf
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", i.Name, i.State, i.Arch, i.Firmware, i.CPUs, i.Memory, images.HumanBytes(i.DiskBytes), ssh, base)
 		}
 		return w.Flush()
 	}

@@ -127,6 +127,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newDiskCommand(),
 		newScreenshotCommand(),
 		newDisplayCommand(),
+		newCloneCommand(),
 	)
 	return root
 }

@@ -33,11 +33,9 @@ type CreateOptions struct {
 // made there; the rename keeps it, so no other command can act on the VM
 // between its appearance and the end of create.
 func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOptions) (lock *store.Lock, err error) {
-	in, err := store.Open(s.Name)
-	if err != nil {
+	if in, err := store.Open(s.Name); err != nil {
 		return nil, err
-	}
-	if in.Exists() {
+	} else if in.Exists() {
 		return nil, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", s.Name, s.Name)
 	}
 	qemuImg, err := facts.RequireQEMUImg()
@@ -64,35 +62,20 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 		}
 		s.ISO = abs
 	}
-	parent := filepath.Dir(in.Dir)
-	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return nil, fmt.Errorf("make %s: %w", parent, err)
-	}
-	tmpDir, err := os.MkdirTemp(parent, "."+s.Name+".creating-")
+	sg, err := stage(s.Name, "create")
 	if err != nil {
-		return nil, fmt.Errorf("make instance directory: %w", err)
-	}
-	tmp := store.Instance{Name: s.Name, Dir: tmpDir}
-	lock, err = tmp.TryLock("create")
-	if err != nil {
-		os.RemoveAll(tmpDir)
 		return nil, err
 	}
+	tmp := sg.tmp
+	lock = sg.lock
 	defer func() {
 		if err != nil {
-			lock.Unlock()
-			os.RemoveAll(tmpDir)
+			sg.abort()
 			if ctx.Err() != nil {
 				err = interrupted(ctx, fmt.Sprintf("VM %s was not created (what was made of it is removed)", s.Name))
 			}
 		}
 	}()
-	if err := os.Chmod(tmpDir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := lock.WriteFormat(); err != nil {
-		return nil, err
-	}
 	id, err := store.NewIdentity()
 	if err != nil {
 		return nil, err
@@ -144,11 +127,7 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmpDir, in.Dir); err != nil {
-		return nil, fmt.Errorf("create VM %s: %w", s.Name, err)
-	}
-	lock.Moved(in)
-	return lock, nil
+	return sg.commit()
 }
 
 // LoadSpec reads the resolved spec saved in the instance directory; a VM

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/host"
 )
 
@@ -43,3 +44,13 @@ func Scaled(base time.Duration, accel host.Accel) time.Duration {
 
 // qmpUpDeadline is how long a started QEMU gets to answer on QMP (scaled).
 const qmpUpDeadline = 30 * time.Second
+
+// bootDeadline is how long a started VM's guest gets to answer SSH under
+// KVM/HVF (the install's first-boot deadline); see BootDeadline.
+const bootDeadline = 5 * time.Minute
+
+// BootDeadline is how long a started guest of arch gets to answer SSH,
+// with the machine's deadline factor under TCG.
+func BootDeadline(archName string, accel host.Accel) time.Duration {
+	return bootDeadline * time.Duration(arch.MustFor(archName).DeadlineFactor(accel.Name))
+}

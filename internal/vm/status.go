@@ -2,6 +2,7 @@ package vm
 
 import (
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/nixvm/nixvm/internal/qemu"
@@ -33,7 +34,10 @@ type Info struct {
 	Memory    string `json:"memory,omitempty"`
 	DiskBytes int64  `json:"diskBytes"` // bytes the disk images use on the host
 	SSHPort   int    `json:"sshPort,omitempty"`
-	Dir       string `json:"dir"`
+	// CloneOf names the VM this one is a linked clone of (its disks read
+	// through that VM's frozen base images).
+	CloneOf string `json:"cloneOf,omitempty"`
+	Dir     string `json:"dir"`
 }
 
 // processState is the pure decision: what state a VM is in given what was
@@ -92,6 +96,12 @@ func Status(in store.Instance) Info {
 		for i := range s.Disks {
 			info.DiskBytes += allocated(in.Disk(i))
 		}
+		// Frozen bases (nixvm clone) are this VM's disks too.
+		bases, _ := filepath.Glob(filepath.Join(in.Dir, "disk[0-9]*.base-*.qcow2"))
+		for _, b := range bases {
+			info.DiskBytes += allocated(b)
+		}
+		info.CloneOf, _ = BaseOf(in)
 		if !alive && s.SSHPort != 0 {
 			info.SSHPort = s.SSHPort
 		}

@@ -132,6 +132,15 @@ func Remove(ctx context.Context, lock *store.Lock, opts RemoveOptions) error {
 			opts.Logf(format, args...)
 		}
 	}
+	// A base of linked clones goes only after them, --force or not: their
+	// disks read from its files.
+	deps, err := Dependents(in)
+	if err != nil {
+		return fmt.Errorf("remove VM %s: find its linked clones: %w", in.Name, err)
+	}
+	if len(deps) > 0 {
+		return &DependentsError{Name: in.Name, Dependents: deps}
+	}
 	if info := Status(in); info.PID != 0 {
 		if !opts.Force {
 			return fmt.Errorf("VM %s is running (pid %d): stop it first (nixvm stop %s) or use --force", in.Name, info.PID, in.Name)
