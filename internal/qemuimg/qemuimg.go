@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Kinds of failure, for errors.Is.
@@ -72,6 +73,10 @@ type Tool struct{ Path string }
 
 func (t Tool) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, t.Path, args...)
+	// Its own process group: a Ctrl-C at the terminal reaches nixvm,
+	// which decides (ctx) whether a qemu-img run is cut short; an undo
+	// runs qemu-img after the interrupt and must not be killed by it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {

@@ -42,6 +42,9 @@ type StartOptions struct {
 	// DryRun plans a command to print, not to run: a missing QEMU binary
 	// or UEFI firmware is shown by its name instead of failing.
 	DryRun bool
+	// Paused starts QEMU with its CPUs stopped (-S), for a caller that
+	// loads a snapshot's RAM state before the guest runs (snapshot restore).
+	Paused bool
 }
 
 // Started describes a VM that start launched (or would launch, for a dry run).
@@ -108,6 +111,9 @@ func Plan(ctx context.Context, facts *host.Facts, in store.Instance, s *spec.Spe
 	argv, err := qemu.Command(p)
 	if err != nil {
 		return Started{}, err
+	}
+	if opts.Paused {
+		argv = append(argv, "-S")
 	}
 	return Started{SSHPort: p.SSHPort, Argv: argv, Accel: accel, Display: choice}, nil
 }
