@@ -33,7 +33,9 @@ for gib in 1 10 100; do
 	dir=$XDG_DATA_HOME/nixvm/vms/$name
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/ssh_host_ed25519_key" </dev/null
 	data=$((gib * 1024 / 4)); ((data > 2048)) && data=2048
-	qemu-io -f qcow2 -c "write -P 0x5a 0 ${data}M" "$dir/disk0.qcow2" >/dev/null
+	for ((off = 0; off < data; off += 256)); do
+		qemu-io -f qcow2 -c "write -P 0x5a ${off}M 256M" "$dir/disk0.qcow2" >/dev/null
+	done
 	linked=() full=()
 	for r in $(seq "$rounds"); do
 		linked+=("$(secs "$name" "$name-l$r")")
