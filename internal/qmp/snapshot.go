@@ -67,7 +67,9 @@ type JobError struct {
 	ID, Type, Desc string
 }
 
-func (e *JobError) Error() string { return fmt.Sprintf("QEMU job %s (%s) failed: %s", e.ID, e.Type, e.Desc) }
+func (e *JobError) Error() string {
+	return fmt.Sprintf("QEMU job %s (%s) failed: %s", e.ID, e.Type, e.Desc)
+}
 
 // RunJob starts a job with cmd (args must carry "job-id": id), waits for
 // it to conclude (its JOB_STATUS_CHANGE event), reads its result and

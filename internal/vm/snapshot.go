@@ -782,4 +782,3 @@ func SnapshotDelete(ctx context.Context, facts *host.Facts, lock *store.Lock, ta
 	}
 	return r, nil
 }
-
