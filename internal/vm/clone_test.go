@@ -1,0 +1,168 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/qemuimg"
+	"github.com/nixvm/nixvm/internal/sshx"
+	"github.com/nixvm/nixvm/internal/store"
+)
+
+// cloneSource is a stopped VM that can be cloned: newVM plus the host key
+// an install would have made.
+func cloneSource(t *testing.T) (*host.Facts, *store.Lock) {
+	t.Helper()
+	facts := needQEMU(t)
+	lock := newVM(t, facts)
+	priv, pub, err := sshx.NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sshx.WriteHostKey(lock.Instance(), priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	return facts, lock
+}
+
+func clone(t *testing.T, facts *host.Facts, src *store.Lock, dst string, opts CloneOptions) store.Instance {
+	t.Helper()
+	l, err := Clone(t.Context(), facts, src, dst, opts)
+	if err != nil {
+		t.Fatalf("clone %s: %v", dst, err)
+	}
+	in := l.Instance()
+	l.Unlock()
+	return in
+}
+
+func bases(t *testing.T, in store.Instance) []string {
+	t.Helper()
+	b, _ := filepath.Glob(filepath.Join(in.Dir, "disk0.base-*.qcow2"))
+	return b
+}
+
+func TestCloneLinked(t *testing.T) {
+	facts, lock := cloneSource(t)
+	src := lock.Instance()
+	c1 := clone(t, facts, lock, "c1", CloneOptions{})
+	b := bases(t, src)
+	if len(b) != 1 {
+		t.Fatalf("bases of the source: %v", b)
+	}
+	if fi, err := os.Stat(b[0]); err != nil || fi.Mode().Perm() != 0o400 {
+		t.Errorf("base %s mode %v %v, want 0400", b[0], fi.Mode(), err)
+	}
+	for _, c := range []struct{ disk, want string }{
+		{src.Disk(0), filepath.Base(b[0])},
+		{c1.Disk(0), filepath.Join("..", "sc", filepath.Base(b[0]))},
+	} {
+		if got, err := qemuimg.BackingFile(c.disk); err != nil || got != c.want {
+			t.Errorf("backing of %s = %q (%v), want %q", c.disk, got, err, c.want)
+		}
+	}
+	if got, _ := BaseOf(c1); got != "sc" {
+		t.Errorf("BaseOf(c1) = %q, want sc", got)
+	}
+	if got, _ := BaseOf(src); got != "" {
+		t.Errorf("BaseOf(sc) = %q, want none", got)
+	}
+	// Identities differ.
+	a, _, _ := src.ReadIdentity()
+	z, ok, err := c1.ReadIdentity()
+	if err != nil || !ok || a.MachineID == z.MachineID || a.MAC == z.MAC {
+		t.Errorf("identities: source %+v, clone %+v (%v)", a, z, err)
+	}
+	pa, _ := sshx.ReadHostPub(src)
+	pz, _ := sshx.ReadHostPub(c1)
+	if string(pa) == string(pz) {
+		t.Error("the clone has the source's SSH host key")
+	}
+
+	// Unchanged source: the base is reused. Changed: a new one.
+	clone(t, facts, lock, "c2", CloneOptions{})
+	if got := bases(t, src); len(got) != 1 {
+		t.Fatalf("second clone of an unchanged source made another base: %v", got)
+	}
+	qemuIO(t, src.Disk(0))
+	c3 := clone(t, facts, lock, "c3", CloneOptions{})
+	if got := bases(t, src); len(got) != 2 {
+		t.Fatalf("clone of a changed source: bases %v, want two", got)
+	}
+	chain, err := qemuimg.BackingChain(c3.Disk(0))
+	if err != nil || len(chain) != 3 {
+		t.Errorf("c3's chain: %v %v, want overlay, new base, old base", chain, err)
+	}
+	deps, err := Dependents(src)
+	if err != nil || strings.Join(deps, ",") != "c1,c2,c3" {
+		t.Errorf("Dependents = %v %v", deps, err)
+	}
+	var de *DependentsError
+	if err := Remove(t.Context(), lock, RemoveOptions{Force: true}); !errors.As(err, &de) {
+		t.Fatalf("Remove of a base with clones: %v, want a DependentsError", err)
+	}
+	if !src.Exists() {
+		t.Fatal("the base was removed")
+	}
+	// A full copy has no backing file and depends on nothing.
+	f := clone(t, facts, lock, "f1", CloneOptions{Full: true})
+	if b, _ := qemuimg.BackingFile(f.Disk(0)); b != "" {
+		t.Errorf("full copy reads through %s", b)
+	}
+}
+
+func qemuIO(t *testing.T, disk string) {
+	t.Helper()
+	q, err := exec.LookPath("qemu-io")
+	if err != nil {
+		t.Skip("qemu-io not installed")
+	}
+	if out, err := exec.Command(q, "-f", "qcow2", "-c", "write -P 0x11 0 64k", disk).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-io: %v\n%s", err, out)
+	}
+}
+
+func TestCloneInterruptedOrRefused(t *testing.T) {
+	facts, lock := cloneSource(t)
+	src := lock.Instance()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := Clone(ctx, facts, lock, "c1", CloneOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Clone with a cancelled context: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(src.Dir), "*c1*"))
+	if len(left) != 0 {
+		t.Errorf("an interrupted clone left %v", left)
+	}
+	if _, err := qemuimg.BackingChain(src.Disk(0)); err != nil {
+		t.Errorf("the source's disk after an interrupted clone: %v", err)
+	}
+
+	// Internal snapshots would be stranded in a frozen base.
+	q := qemuimg.Tool{Path: "qemu-img"}
+	if err := q.SnapshotCreate(t.Context(), src.Disk(0), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Clone(t.Context(), facts, lock, "c2", CloneOptions{}); err == nil || !strings.Contains(err.Error(), "has snapshots (s1)") {
+		t.Errorf("linked clone of a VM with snapshots: %v", err)
+	}
+	clone(t, facts, lock, "f2", CloneOptions{Full: true})
+
+	// A VM made before identities cannot give a clone its own.
+	if err := os.Remove(src.IdentityFile()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Clone(t.Context(), facts, lock, "c3", CloneOptions{Full: true}); !errors.Is(err, ErrNoIdentity) {
+		t.Errorf("clone of a VM without identity: %v, want ErrNoIdentity", err)
+	}
+	if store.Instance.Exists(store.Instance{Dir: filepath.Join(filepath.Dir(src.Dir), "c3")}) {
+		t.Error("a refused clone left its directory")
+	}
+}
