@@ -48,7 +48,11 @@ func newListCommand() *cobra.Command {
 			if i.CloneOf != "" {
 				base = i.CloneOf
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", i.Name, i.State, i.Arch, i.Firmware, i.CPUs, i.Memory, images.HumanBytes(i.DiskBytes), ssh, base)
+			state := i.State
+			if i.Protected {
+				state += " (protected)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", i.Name, state, i.Arch, i.Firmware, i.CPUs, i.Memory, images.HumanBytes(i.DiskBytes), ssh, base)
 		}
 		return w.Flush()
 	}

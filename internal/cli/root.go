@@ -128,6 +128,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newScreenshotCommand(),
 		newDisplayCommand(),
 		newCloneCommand(),
+		newProtectCommand(),
 		newSnapshotCommand(),
 	)
 	return root

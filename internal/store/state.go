@@ -22,13 +22,16 @@ const (
 
 // State is the content of state.json.
 type State struct {
-	Phase   Phase     `json:"phase"`
-	Reason  string    `json:"reason,omitempty"`
-	Manual  bool      `json:"manual,omitempty"`  // made with create --manual: boots its ISO
-	ISO     string    `json:"iso,omitempty"`     // ISO attached on start (manual installs)
-	SSHPort int       `json:"sshPort,omitempty"` // host port of the last start
-	Display string    `json:"display,omitempty"` // the last nixvm start --display, used until another is given
-	Updated time.Time `json:"updated"`
+	Phase   Phase  `json:"phase"`
+	Reason  string `json:"reason,omitempty"`
+	Manual  bool   `json:"manual,omitempty"`  // made with create --manual: boots its ISO
+	ISO     string `json:"iso,omitempty"`     // ISO attached on start (manual installs)
+	SSHPort int    `json:"sshPort,omitempty"` // host port of the last start
+	Display string `json:"display,omitempty"` // the last nixvm start --display, used until another is given
+	// Protected keeps a golden base as it is (nixvm protect): it is
+	// neither started nor removed until unprotected; clones of it work.
+	Protected bool      `json:"protected,omitempty"`
+	Updated   time.Time `json:"updated"`
 }
 
 // ReadState reads state.json. A missing file is reported with os.ErrNotExist.

@@ -45,6 +45,16 @@ func (e *DependentsError) Error() string {
 		e.Name, strings.Join(e.Dependents, ", "))
 }
 
+// ProtectedError is the error of starting or removing a protected VM.
+type ProtectedError struct {
+	Name string
+	Op   string // "started", "removed"
+}
+
+func (e *ProtectedError) Error() string {
+	return fmt.Sprintf("VM %s is a protected base and is not %s (make VMs from it: nixvm create NEW --from %s; or unprotect it: nixvm protect --off %s)", e.Name, e.Op, e.Name, e.Name)
+}
+
 // Clone makes VM dst from the stopped VM of srcLock (held by the caller).
 // A linked clone takes well under a second whatever the disk size: each of
 // the source's disks is frozen (moved, by a hard link and a rename, to a

@@ -166,3 +166,25 @@ func TestCloneInterruptedOrRefused(t *testing.T) {
 		t.Error("a refused clone left its directory")
 	}
 }
+
+func TestProtectedBase(t *testing.T) {
+	facts, lock := cloneSource(t)
+	if err := lock.UpdateState(func(st *store.State) { st.Protected = true }); err != nil {
+		t.Fatal(err)
+	}
+	var pe *ProtectedError
+	if _, err := Start(t.Context(), facts, lock, StartOptions{}); !errors.As(err, &pe) {
+		t.Errorf("Start of a protected VM: %v, want a ProtectedError", err)
+	}
+	if err := Remove(t.Context(), lock, RemoveOptions{Force: true}); !errors.As(err, &pe) {
+		t.Errorf("Remove of a protected VM: %v, want a ProtectedError", err)
+	}
+	// Clones of it work, and are not protected.
+	c := clone(t, facts, lock, "c1", CloneOptions{})
+	if st, _ := c.ReadState(); st.Protected {
+		t.Error("the clone of a protected base is protected")
+	}
+	if info := Status(lock.Instance()); !info.Protected {
+		t.Error("status does not say protected")
+	}
+}

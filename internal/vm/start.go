@@ -158,6 +158,9 @@ func Start(ctx context.Context, facts *host.Facts, lock *store.Lock, opts StartO
 		}
 		return Started{}, fmt.Errorf("VM %s is %s%s; remove it with: nixvm rm %s", in.Name, info.State, why, in.Name)
 	}
+	if st, err := in.ReadState(); err == nil && st.Protected && !opts.Installing {
+		return Started{}, &ProtectedError{Name: in.Name, Op: "started"}
+	}
 	s, err := LoadSpec(in)
 	if err != nil {
 		return Started{}, err

@@ -37,7 +37,9 @@ type Info struct {
 	// CloneOf names the VM this one is a linked clone of (its disks read
 	// through that VM's frozen base images).
 	CloneOf string `json:"cloneOf,omitempty"`
-	Dir     string `json:"dir"`
+	// Protected: a golden base (nixvm protect), not started or removed.
+	Protected bool   `json:"protected,omitempty"`
+	Dir       string `json:"dir"`
 }
 
 // processState is the pure decision: what state a VM is in given what was
@@ -84,6 +86,7 @@ func Status(in store.Instance) Info {
 	if ferr := in.CheckFormat(); ferr != nil && !alive {
 		info.State, info.Reason = StateUnsupported, ferr.Error()
 	}
+	info.Protected = st.Protected
 	if alive {
 		info.PID = pid
 		info.SSHPort = st.SSHPort

@@ -132,6 +132,9 @@ func Remove(ctx context.Context, lock *store.Lock, opts RemoveOptions) error {
 			opts.Logf(format, args...)
 		}
 	}
+	if st, err := in.ReadState(); err == nil && st.Protected {
+		return &ProtectedError{Name: in.Name, Op: "removed"}
+	}
 	// A base of linked clones goes only after them, --force or not: their
 	// disks read from its files.
 	deps, err := Dependents(in)
