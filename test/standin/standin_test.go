@@ -102,6 +102,10 @@ func TestCheckerRefuses(t *testing.T) {
 			[]string{"If you wish to to use boot.loader.grub.efiInstallAsRemovable, then turn on boot.loader.grub.efiSupport"}},
 		{"user neither normal nor system", "25.11", conf(`users.users.bob.extraGroups = [ "wheel" ];`),
 			[]string{"Exactly one of users.users.bob.isSystemUser and users.users.bob.isNormalUser must be set."}},
+		{"activation script that is no script", "25.11", conf(`system.activationScripts.x = 5;`),
+			[]string{"A definition for option `system.activationScripts"}},
+		{"activation script with an unknown field", "25.11", conf(`system.activationScripts.x.txt = "echo";`),
+			[]string{"A definition for option `system.activationScripts"}},
 		{"swraid without MAILADDR", "25.11", conf(`boot.swraid.enable = true; boot.swraid.mdadmConf = "ARRAY /dev/md/root UUID=1:2:3:4";`),
 			[]string{"evaluation warning: mdadm: Neither MAILADDR nor PROGRAM has been set. This will cause the `mdmon` service to crash."}},
 	}
