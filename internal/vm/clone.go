@@ -45,6 +45,10 @@ func (e *DependentsError) Error() string {
 		e.Name, strings.Join(e.Dependents, ", "))
 }
 
+// cloneStep is called as Clone passes each of its steps; tests set it to
+// interrupt Clone there.
+var cloneStep = func(step string) {}
+
 // ProtectedError is the error of starting or removing a protected VM.
 type ProtectedError struct {
 	Name string
@@ -142,6 +146,7 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	if err := sg.lock.WriteIdentity(id); err != nil {
 		return nil, err
 	}
+	cloneStep("identity")
 	priv, pub, err := sshx.NewHostKey()
 	if err != nil {
 		return nil, err
@@ -154,7 +159,11 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 			return nil, fmt.Errorf("copy the UEFI variables of %s: %w", src.Name, err)
 		}
 	}
+	cloneStep("efivars")
 	for i := range s.Disks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if opts.Full {
 			// convert reads through the whole backing chain: an
 			// independent image.
@@ -166,6 +175,7 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 			if err != nil {
 				return nil, err
 			}
+			cloneStep("frozen")
 			// Relative to the clone's directory, which sits next to the
 			// source's: the backing path stays right after the rename
 			// from the hidden directory, and when the VMs directory moves.
@@ -177,6 +187,7 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 		if err := os.Chmod(tmp.Disk(i), 0o600); err != nil {
 			return nil, err
 		}
+		cloneStep("disk")
 	}
 	data, err := cs.Marshal()
 	if err != nil {
@@ -188,6 +199,7 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	if err := sg.lock.WriteState(store.State{Phase: store.PhaseReady}); err != nil {
 		return nil, err
 	}
+	cloneStep("commit")
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -236,6 +248,7 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 	if err := os.Link(disk, base); err != nil {
 		return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
 	}
+	cloneStep("linked")
 	overlay := disk + ".overlay-tmp"
 	os.Remove(overlay)
 	if err := q.Create(ctx, overlay, qemuimg.CreateOptions{Backing: name}); err != nil {

@@ -188,3 +188,53 @@ func TestProtectedBase(t *testing.T) {
 		t.Error("status does not say protected")
 	}
 }
+
+// An interrupt at any step of Clone leaves no DST (not even a hidden
+// directory), the source's disk with the content it had, and no base
+// written.
+func TestCloneInterruptedAtEachStep(t *testing.T) {
+	for _, step := range []string{"identity", "efivars", "linked", "frozen", "disk", "commit"} {
+		t.Run(step, func(t *testing.T) {
+			facts, lock := cloneSource(t)
+			src := lock.Instance()
+			qemuIO(t, src.Disk(0))
+			before := filepath.Join(t.TempDir(), "before.qcow2")
+			q := qemuimg.Tool{Path: "qemu-img"}
+			if err := q.Convert(t.Context(), src.Disk(0), before, qemuimg.ConvertOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			seen := false
+			cloneStep = func(s string) {
+				if s == step {
+					seen = true
+					cancel()
+				}
+			}
+			defer func() { cloneStep = func(string) {} }()
+			_, err := Clone(ctx, facts, lock, "c1", CloneOptions{})
+			if !seen {
+				t.Fatalf("Clone never reached step %s (err %v)", step, err)
+			}
+			var ie *InterruptedError
+			if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Clone interrupted at %s: %v, want an InterruptedError", step, err)
+			}
+			left, _ := filepath.Glob(filepath.Join(filepath.Dir(src.Dir), "*c1*"))
+			if len(left) != 0 {
+				t.Errorf("left %v", left)
+			}
+			if out, err := exec.Command("qemu-img", "compare", "-q", before, src.Disk(0)).CombinedOutput(); err != nil {
+				t.Errorf("the source's disk changed content: %v %s", err, out)
+			}
+			for _, b := range bases(t, src) {
+				if fi, err := os.Stat(b); err == nil && fi.Mode().Perm() != 0o400 && step != "linked" {
+					t.Errorf("base %s is writable (%v)", b, fi.Mode())
+				}
+			}
+			// And the source can be cloned afterwards.
+			clone(t, facts, lock, "c2", CloneOptions{})
+		})
+	}
+}
