@@ -12,6 +12,7 @@ import (
 
 	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/install"
+	"github.com/nixvm/nixvm/internal/installer"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
 	"github.com/nixvm/nixvm/internal/vm"
@@ -119,11 +120,11 @@ can differ from SRC: --cpus, --memory, --forward, --ssh-port, --display.`,
 		if w := facts.Accelerator(ctx, s.Arch).Warning; w != "" && !asJSON {
 			fmt.Fprintf(errw, "warning: %s\n", w)
 		}
-		var rep install.Reporter = newTextReporter(out)
+		var rep installer.Reporter = newTextReporter(out)
 		if asJSON {
 			rep = newJSONReporter(out)
 		}
-		res, err := install.Run(ctx, lock, s, install.Options{
+		res, err := installer.Run(ctx, lock, s, installer.Options{
 			Facts:    facts,
 			Reporter: rep,
 			Source:   vm.InstallerSource{Override: installerISO, Pull: pull},

@@ -11,20 +11,20 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/nixvm/nixvm/internal/install"
+	"github.com/nixvm/nixvm/internal/installer"
 )
 
 // phaseTitles are the phase names a person reads.
 var phaseTitles = map[string]string{
-	install.PhaseFetching:     "fetching image",
-	install.PhaseBooting:      "booting installer",
-	install.PhasePartitioning: "partitioning",
-	install.PhaseFormatting:   "formatting",
-	install.PhaseConfiguring:  "configuring",
-	install.PhaseInstalling:   "installing NixOS",
-	install.PhasePoweroff:     "powering off the installer",
-	install.PhaseFirstBoot:    "first boot from disk",
-	install.PhaseReady:        "ready",
+	installer.PhaseFetching:     "fetching image",
+	installer.PhaseBooting:      "booting installer",
+	installer.PhasePartitioning: "partitioning",
+	installer.PhaseFormatting:   "formatting",
+	installer.PhaseConfiguring:  "configuring",
+	installer.PhaseInstalling:   "installing NixOS",
+	installer.PhasePoweroff:     "powering off the installer",
+	installer.PhaseFirstBoot:    "first boot from disk",
+	installer.PhaseReady:        "ready",
 }
 
 // textReporter prints phases with the elapsed time, and the console's latest
@@ -45,11 +45,11 @@ func newTextReporter(w io.Writer) *textReporter {
 
 const plainLiveEvery = 10 * time.Second
 
-func (r *textReporter) Report(ev install.Event) {
+func (r *textReporter) Report(ev installer.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch ev.Kind {
-	case install.KindLog:
+	case installer.KindLog:
 		line := strings.TrimSpace(ev.Message)
 		if r.tty {
 			width := 80
@@ -69,7 +69,7 @@ func (r *textReporter) Report(ev install.Event) {
 			r.lastLive = time.Now()
 			fmt.Fprintf(r.w, "           %s\n", line)
 		}
-	case install.KindPhase, install.KindFailed:
+	case installer.KindPhase, installer.KindFailed:
 		if r.live {
 			fmt.Fprint(r.w, "\r\x1b[K")
 			r.live = false
@@ -78,7 +78,7 @@ func (r *textReporter) Report(ev install.Event) {
 		if title == "" {
 			title = ev.Phase
 		}
-		if ev.Kind == install.KindFailed {
+		if ev.Kind == installer.KindFailed {
 			title = "failed"
 		}
 		msg := ""
@@ -97,7 +97,7 @@ type jsonReporter struct {
 
 func newJSONReporter(w io.Writer) *jsonReporter { return &jsonReporter{enc: json.NewEncoder(w)} }
 
-func (r *jsonReporter) Report(ev install.Event) {
+func (r *jsonReporter) Report(ev installer.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.enc.Encode(ev)

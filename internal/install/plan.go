@@ -1,9 +1,13 @@
-// Package install installs NixOS into a VM without a keystroke from the
-// user. This file and its neighbours (except driver*.go) are the PURE part:
-// from a validated spec they make the plan of the install, that is the
-// configuration.nix, the extraConfig module, the install script run inside
-// the installer and the partition layout, all as data that can be printed
-// (nixvm plan) and golden-tested. The driver runs the plan.
+// Package install is the plan of an unattended install, and only the plan:
+// from a validated spec (and the installer's release) it makes the
+// configuration.nix, the extraConfig module, the identity and host-name
+// modules, the install script run inside the installer and the partition
+// layout, all as data that can be printed (nixvm plan) and golden-tested,
+// plus the pure checks of a spec against a release (CheckSpec,
+// CheckRelease, InstallerRelease). It runs no process and touches no VM,
+// QEMU or console. Its only effects: NewArrayUUIDs reads random bytes, and
+// WriteSeed writes the plan's files into an ISO 9660 image file (in Go).
+// internal/installer runs the plan.
 package install
 
 import (

@@ -1,4 +1,4 @@
-package install
+package installer
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixvm/nixvm/internal/install"
 	"github.com/nixvm/nixvm/internal/iso"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
@@ -158,8 +159,8 @@ func newTestVM(t *testing.T) (*store.Lock, *spec.Spec) {
 }
 
 var scriptOK = []string{
-	MarkerPhase + " partitioning", "Creating new GPT entries.", MarkerPhase + " formatting",
-	MarkerPhase + " configuring", MarkerPhase + " installing", "installation finished!", MarkerPhase + " done",
+	install.MarkerPhase + " partitioning", "Creating new GPT entries.", install.MarkerPhase + " formatting",
+	install.MarkerPhase + " configuring", install.MarkerPhase + " installing", "installation finished!", install.MarkerPhase + " done",
 }
 
 func TestDriverInstalls(t *testing.T) {
@@ -173,8 +174,8 @@ func TestDriverInstalls(t *testing.T) {
 	if res.SSHPort != 2222 || res.User != "nixos" {
 		t.Errorf("result = %+v", res)
 	}
-	if len(m.typed) != 1 || m.typed[0] != BootCommand() {
-		t.Errorf("typed %q, want once %q", m.typed, BootCommand())
+	if len(m.typed) != 1 || m.typed[0] != install.BootCommand() {
+		t.Errorf("typed %q, want once %q", m.typed, install.BootCommand())
 	}
 	want := []string{PhaseFetching, PhaseBooting, PhasePartitioning, PhaseFormatting, PhaseConfiguring, PhaseInstalling, PhasePoweroff, PhaseFirstBoot, PhaseReady}
 	if got := ev.phases(); strings.Join(got, " ") != strings.Join(want, " ") {
@@ -207,7 +208,7 @@ func TestDriverFailures(t *testing.T) {
 	}{
 		{
 			name:    "script fails",
-			guest:   fakeGuest{prompt: true, lines: []string{MarkerPhase + " partitioning", MarkerPhase + " formatting", "mkfs.ext4: no such device", MarkerFailed + " phase=formatting rc=1 cmd=mkfs.ext4 -L nixos /dev/vda2"}},
+			guest:   fakeGuest{prompt: true, lines: []string{install.MarkerPhase + " partitioning", install.MarkerPhase + " formatting", "mkfs.ext4: no such device", install.MarkerFailed + " phase=formatting rc=1 cmd=mkfs.ext4 -L nixos /dev/vda2"}},
 			phase:   PhaseFormatting,
 			wantMsg: []string{"install failed in phase formatting", "cmd=mkfs.ext4", "last console lines", "mkfs.ext4: no such device", "nixvm create again"},
 		},
@@ -223,7 +224,7 @@ func TestDriverFailures(t *testing.T) {
 			guest:     fakeGuest{prompt: true},
 			deadlines: map[string]time.Duration{scriptStart: 50 * time.Millisecond},
 			phase:     PhaseBooting,
-			wantMsg:   []string{"the install script did not start", SeedLabel},
+			wantMsg:   []string{"the install script did not start", install.SeedLabel},
 		},
 		{
 			name:      "no power-off",
@@ -256,7 +257,7 @@ func TestDriverFailures(t *testing.T) {
 			_, err := runWith(t.Context(), lock, s, Options{Reporter: &events{}}, m, 1)
 			var ie *Error
 			if !errors.As(err, &ie) {
-				t.Fatalf("err = %v (%T), want an *install.Error", err, err)
+				t.Fatalf("err = %v (%T), want an *installer.Error", err, err)
 			}
 			if ie.Phase != tt.phase {
 				t.Errorf("failed in phase %s, want %s", ie.Phase, tt.phase)

@@ -1,4 +1,4 @@
-package install
+package installer
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/nixvm/nixvm/internal/arch"
 	"github.com/nixvm/nixvm/internal/console"
 	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/install"
 	"github.com/nixvm/nixvm/internal/qemu"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/sshx"
@@ -184,7 +185,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	}
 	// system.stateVersion is the installer's release: the one create
 	// checked the options against.
-	release, err := InstallerRelease(inst.Info)
+	release, err := install.InstallerRelease(inst.Info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", inst.ISO, err)
 	}
@@ -199,16 +200,16 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	if err := sshx.WriteHostKey(d.in, hostPriv, hostPub); err != nil {
 		return nil, err
 	}
-	uuids, err := NewArrayUUIDs()
+	uuids, err := install.NewArrayUUIDs()
 	if err != nil {
 		return nil, err
 	}
-	plan, err := Make(Inputs{Spec: *d.spec, Release: release, User: sshx.User, AuthorizedKey: pub, ArrayUUIDs: uuids})
+	plan, err := install.Make(install.Inputs{Spec: *d.spec, Release: release, User: sshx.User, AuthorizedKey: pub, ArrayUUIDs: uuids})
 	if err != nil {
 		return nil, err
 	}
 	seed := d.in.SeedImage()
-	if err := WriteSeed(seed, plan.SeedFiles(hostPriv, hostPub)); err != nil {
+	if err := install.WriteSeed(seed, plan.SeedFiles(hostPriv, hostPub)); err != nil {
 		return nil, fmt.Errorf("write seed image: %w", err)
 	}
 
@@ -222,7 +223,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	if _, err := d.expect(ctx, PhaseBooting, promptRE); err != nil {
 		return nil, fmt.Errorf("the installer's auto-login shell prompt did not appear: %w", err)
 	}
-	if err := d.exp.SendLine(d.conn, BootCommand()); err != nil {
+	if err := d.exp.SendLine(d.conn, install.BootCommand()); err != nil {
 		return nil, fmt.Errorf("type on the serial console: %w", err)
 	}
 	if err := d.followMarkers(ctx); err != nil {
@@ -264,7 +265,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 var promptRE = regexp.MustCompile(`\[nixos@[^\]\s]*:[^\]]*\][$#] ?$`)
 
 // markerRE matches the install script's progress markers, whole lines only.
-var markerRE = regexp.MustCompile(`(?m)^` + MarkerPhase + ` (\S+)\n|^` + MarkerFailed + ` ([^\n]*)\n`)
+var markerRE = regexp.MustCompile(`(?m)^` + install.MarkerPhase + ` (\S+)\n|^` + install.MarkerFailed + ` ([^\n]*)\n`)
 
 func (d *driver) followMarkers(ctx context.Context) error {
 	deadline := scriptStart
@@ -298,7 +299,7 @@ func (d *driver) expect(ctx context.Context, phase string, re *regexp.Regexp) ([
 	close(stop)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		if phase == scriptStart {
-			return nil, fmt.Errorf("the install script did not start within %s (was the seed drive %s mounted? see nixvm logs %s)", d.deadline(phase), SeedLabel, d.in.Name)
+			return nil, fmt.Errorf("the install script did not start within %s (was the seed drive %s mounted? see nixvm logs %s)", d.deadline(phase), install.SeedLabel, d.in.Name)
 		}
 		return nil, fmt.Errorf("no progress within %s (deadline of phase %s)", d.deadline(phase), phase)
 	}
