@@ -1,9 +1,8 @@
 package cli
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nixvm/nixvm/internal/images"
-	"github.com/nixvm/nixvm/internal/install"
 	"github.com/nixvm/nixvm/internal/installer"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
@@ -58,81 +56,41 @@ can differ from SRC: --cpus, --memory, --forward, --ssh-port, --display.`,
 		if err != nil {
 			return err
 		}
-		// What an unattended install needs (memory, disk, a new enough
-		// release) is checked before anything is downloaded or made.
-		if !manual {
-			if err := preflightInstall(s, s.Release); err != nil {
-				return err
-			}
-		}
 		ctx := cmd.Context()
 		out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 		facts, err := detectHost(ctx)
 		if err != nil {
 			return err
 		}
-		if err := removeFailed(ctx, s.Name, errw); err != nil {
-			return err
-		}
-		pull := images.PullOptions{
-			ChannelsURL: channelsURL,
-			Progress:    newImageProgress(errw),
-			Logf:        func(f string, a ...any) { fmt.Fprintf(errw, "nixvm: "+f+"\n", a...) },
-		}
-		// Get and check the installer before making anything, so a failed
-		// download or a wrong ISO leaves no VM behind.
-		var installerISO string
-		if !manual {
-			if installerISO, err = vm.SpecInstallerISO(ctx, s, pull); err != nil {
-				return fmt.Errorf("get the installer: %w (offline? give a local ISO with --iso PATH)", err)
-			}
-			inst, err := vm.PrepareInstaller(ctx, installerISO, s.Arch)
-			if err != nil {
-				if s.ISO != "" {
-					return fmt.Errorf("--iso: %w", err)
-				}
-				return err
-			}
-			release, err := install.InstallerRelease(inst.Info)
-			if err != nil {
-				return err
-			}
-			if err := preflightInstall(s, release); err != nil {
-				if s.ISO != "" {
-					return fmt.Errorf("--iso %s is NixOS %s: %w", s.ISO, release, err)
-				}
-				return err
-			}
-		}
-		lock, err := vm.Create(ctx, facts, s, vm.CreateOptions{Manual: manual})
-		if err != nil {
-			return err
-		}
-		// Held from the first file of the VM to the end of the install.
-		defer lock.Unlock()
-		in := lock.Instance()
-		if manual {
-			fmt.Fprintf(out, "Created VM %s in %s\n", s.Name, in.Dir)
-			fmt.Fprintf(out, "Start it with the installer attached: nixvm start %s\n", s.Name)
-			fmt.Fprintf(out, "Then attach to its console:           nixvm console %s\n", s.Name)
-			return nil
-		}
-		if w := facts.Accelerator(ctx, s.Arch).Warning; w != "" && !asJSON {
-			fmt.Fprintf(errw, "warning: %s\n", w)
-		}
 		var rep installer.Reporter = newTextReporter(out)
 		if asJSON {
 			rep = newJSONReporter(out)
 		}
-		res, err := installer.Run(ctx, lock, s, installer.Options{
-			Facts:    facts,
+		opts := installer.CreateOptions{
+			Manual: manual,
+			Pull: images.PullOptions{
+				ChannelsURL: channelsURL,
+				Progress:    newImageProgress(errw),
+				Logf:        logfTo(errw),
+			},
 			Reporter: rep,
-			Source:   vm.InstallerSource{Override: installerISO, Pull: pull},
-		})
-		if err != nil {
-			return err
+			Logf:     logfTo(errw),
 		}
 		if !asJSON {
+			opts.Warn = func(w string) { fmt.Fprintf(errw, "warning: %s\n", w) }
+		}
+		c, err := installer.Create(ctx, facts, s, opts)
+		if err != nil {
+			return createError(err)
+		}
+		if manual {
+			fmt.Fprintf(out, "Created VM %s in %s\n", s.Name, c.Instance.Dir)
+			fmt.Fprintf(out, "Start it with the installer attached: nixvm start %s\n", s.Name)
+			fmt.Fprintf(out, "Then attach to its console:           nixvm console %s\n", s.Name)
+			return nil
+		}
+		if !asJSON {
+			res := c.Install
 			fmt.Fprintf(out, "\nVM %s is ready: NixOS installed in %s.\n", s.Name, res.Total.Round(1e9))
 			fmt.Fprintf(out, "  nixvm ssh %s                 a shell as %s (key login, host key verified)\n", s.Name, res.User)
 			fmt.Fprintf(out, "  ssh -F <(nixvm ssh-config %s) nixvm-%s\n", s.Name, s.Name)
@@ -143,37 +101,30 @@ can differ from SRC: --cpus, --memory, --forward, --ssh-port, --display.`,
 	return cmd
 }
 
-// removeFailed clears the way for a retry: a VM whose create or install
-// failed is removed, so create can start over. Any other existing VM is left
-// for vm.Create to refuse.
-func removeFailed(ctx context.Context, name string, errw io.Writer) error {
-	in, err := store.Open(name)
-	if err != nil || !in.Exists() {
+// createError adds to an error of installer.Create the flag it is about
+// and what to do next; the message is otherwise the installer's.
+func createError(err error) error {
+	var ie *installer.ISOError
+	if errors.As(err, &ie) {
+		switch {
+		case ie.Op == installer.ISOGet:
+			return fmt.Errorf("%w (offline? give a local ISO with --iso PATH)", err)
+		case ie.ISO != "" && ie.Op == installer.ISORelease:
+			return fmt.Errorf("--iso %w", err) // "--iso PATH is NixOS YY.MM: ..."
+		case ie.ISO != "":
+			return fmt.Errorf("--iso: %w", err)
+		}
 		return err
 	}
-	if info := vm.Status(in); info.State != vm.StateFailed && info.State != vm.StateIncomplete {
-		return nil
+	var fe *installer.Error
+	if errors.As(err, &fe) {
+		hint := ""
+		if fe.Cleanup != nil {
+			hint = fmt.Sprintf(" (see nixvm status %s)", fe.Name)
+		}
+		return fmt.Errorf("%w%s\nThe VM is kept in state failed with its logs (nixvm logs %s). Run nixvm create again to retry, or nixvm rm %s.", err, hint, fe.Name, fe.Name)
 	}
-	lock, err := in.TryLock("create")
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	fmt.Fprintf(errw, "nixvm: VM %s failed before; removing it to start over\n", name)
-	return vm.Remove(ctx, lock, vm.RemoveOptions{})
-}
-
-// preflightInstall checks an unattended install of s by an installer of
-// release (YY.MM; "stable" and "unstable" are always new enough): memory,
-// disk sizes and option ages. It is pure and quick.
-func preflightInstall(s *spec.Spec, release string) error {
-	if err := install.CheckSpec(s); err != nil {
-		return err
-	}
-	if !releaseVersionRE.MatchString(release) {
-		return nil
-	}
-	return install.CheckRelease(install.Inputs{Spec: *s, Release: release})
+	return err
 }
 
 // fromFlags are the create flags --from takes: they change how the VM runs,

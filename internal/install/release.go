@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nixvm/nixvm/internal/iso"
+	"github.com/nixvm/nixvm/internal/spec"
 )
 
 // OptionsSince lists, for every option prefix that nixvm's configuration.nix
@@ -96,6 +97,21 @@ func CheckRelease(in Inputs) error {
 		return err
 	}
 	return checkRelease(in.Release, configurationNix(in, l))
+}
+
+// Preflight checks an unattended install of s by an installer of release:
+// CheckSpec (memory, disk sizes), then, when release is a version (YY.MM),
+// CheckRelease (option ages); "stable", "unstable" and "" are not known
+// yet and pass. It is pure and quick: create runs it before anything is
+// downloaded or made, and again with the installer's own release.
+func Preflight(s *spec.Spec, release string) error {
+	if err := CheckSpec(s); err != nil {
+		return err
+	}
+	if !yymmRE.MatchString(release) {
+		return nil
+	}
+	return CheckRelease(Inputs{Spec: *s, Release: release})
 }
 
 var yymmRE = regexp.MustCompile(`^\d\d\.\d\d$`)

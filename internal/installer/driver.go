@@ -388,7 +388,9 @@ func (d *driver) report(ev Event) {
 
 // Error is the error of a failed install: the phase, the cause (wrapped:
 // errors.Is/As see it), the last console lines, and the errors of cleaning
-// up (stopping the installer, recording the failure), if any.
+// up (stopping the installer, recording the failure), if any. Its message
+// ends with the cleanup's error, if any, and suggests no command: the CLI
+// adds what to do next.
 type Error struct {
 	Name    string // the VM
 	Phase   string
@@ -403,9 +405,8 @@ func (e *Error) Error() string {
 		msg += "\nlast console lines:\n  " + strings.Join(e.Tail, "\n  ")
 	}
 	if e.Cleanup != nil {
-		msg += fmt.Sprintf("\nand cleaning up failed: %v (see nixvm status %s)", e.Cleanup, e.Name)
+		msg += fmt.Sprintf("\nand cleaning up failed: %v", e.Cleanup)
 	}
-	msg += fmt.Sprintf("\nThe VM is kept in state failed with its logs (nixvm logs %s). Run nixvm create again to retry, or nixvm rm %s.", e.Name, e.Name)
 	return msg
 }
 

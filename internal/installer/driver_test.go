@@ -210,7 +210,7 @@ func TestDriverFailures(t *testing.T) {
 			name:    "script fails",
 			guest:   fakeGuest{prompt: true, lines: []string{install.MarkerPhase + " partitioning", install.MarkerPhase + " formatting", "mkfs.ext4: no such device", install.MarkerFailed + " phase=formatting rc=1 cmd=mkfs.ext4 -L nixos /dev/vda2"}},
 			phase:   PhaseFormatting,
-			wantMsg: []string{"install failed in phase formatting", "cmd=mkfs.ext4", "last console lines", "mkfs.ext4: no such device", "nixvm create again"},
+			wantMsg: []string{"install failed in phase formatting", "cmd=mkfs.ext4", "last console lines", "mkfs.ext4: no such device"},
 		},
 		{
 			name:      "no prompt",
