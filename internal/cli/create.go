@@ -116,6 +116,10 @@ func createError(err error) error {
 		}
 		return err
 	}
+	var nf *vm.ISONotFoundError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("--iso: %w (give the path of a NixOS installer ISO, or a URL with --sha256)", err)
+	}
 	var fe *installer.Error
 	if errors.As(err, &fe) {
 		hint := ""

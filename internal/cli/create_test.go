@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nixvm/nixvm/internal/installer"
+	"github.com/nixvm/nixvm/internal/vm"
 )
 
 // TestCreateError: the CLI adds the flag (--iso) and what to do next to
@@ -25,6 +26,7 @@ func TestCreateError(t *testing.T) {
 			"install failed in phase formatting: boom\nThe VM is kept in state failed with its logs (nixvm logs lab). Run nixvm create again to retry, or nixvm rm lab."},
 		{"install failed, cleanup too", &installer.Error{Name: "lab", Phase: "formatting", Cause: cause, Cleanup: errors.New("stuck")},
 			"install failed in phase formatting: boom\nand cleaning up failed: stuck (see nixvm status lab)\nThe VM is kept in state failed with its logs (nixvm logs lab). Run nixvm create again to retry, or nixvm rm lab."},
+		{"no such ISO", &vm.ISONotFoundError{Path: "x.iso", Err: cause}, "--iso: x.iso: no such file (give the path of a NixOS installer ISO, or a URL with --sha256)"},
 		{"other", cause, "boom"},
 	}
 	for _, tt := range tests {

@@ -58,7 +58,7 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 			return nil, err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return nil, fmt.Errorf("--iso: %s: no such file (give the path of a NixOS installer ISO, or a URL with --sha256)", s.ISO)
+			return nil, &ISONotFoundError{Path: s.ISO, Err: err}
 		}
 		s.ISO = abs
 	}
@@ -129,6 +129,16 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	}
 	return sg.commit()
 }
+
+// ISONotFoundError is a create refused because the spec's iso, a local
+// path, names no file.
+type ISONotFoundError struct {
+	Path string // as the spec gives it
+	Err  error  // os.Stat's
+}
+
+func (e *ISONotFoundError) Error() string { return e.Path + ": no such file" }
+func (e *ISONotFoundError) Unwrap() error { return e.Err }
 
 // LoadSpec reads the resolved spec saved in the instance directory; a VM
 // of a newer on-disk format than this nixvm's is refused.
