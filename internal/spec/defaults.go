@@ -29,7 +29,14 @@ const (
 // ApplyDefaults fills every unset field with its default and normalizes
 // isoSha256 to lowercase. It runs after flags are applied, because the
 // default disk count depends on raid: raid1 with no disks gets two.
+// SpecVersion is the version of the spec format this nixvm reads and
+// writes. 1: the fields of docs/spec.md as of nixvm's first release.
+const SpecVersion = 1
+
 func (s *Spec) ApplyDefaults() {
+	if s.Version == 0 {
+		s.Version = SpecVersion
+	}
 	setString(&s.Arch, DefaultArch)
 	if s.CPUs == 0 {
 		s.CPUs = DefaultCPUs

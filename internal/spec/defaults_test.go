@@ -16,7 +16,8 @@ func TestApplyDefaults(t *testing.T) {
 			name: "empty",
 			in:   Spec{Name: "demo"},
 			want: Spec{
-				Name: "demo", Arch: "x86_64", CPUs: 2, Memory: 2 * GiB,
+				Version: SpecVersion,
+				Name:    "demo", Arch: "x86_64", CPUs: 2, Memory: 2 * GiB,
 				Disks:    []Disk{{20 * GiB}},
 				Firmware: "uefi", PartitionTable: "gpt", RAID: "none",
 				Filesystem: "ext4", Desktop: "none", Display: "auto", Keymap: "us", Release: "stable",
@@ -28,7 +29,8 @@ func TestApplyDefaults(t *testing.T) {
 			name: "raid1 without disks gets two",
 			in:   Spec{Name: "demo", RAID: "raid1"},
 			want: Spec{
-				Name: "demo", Arch: "x86_64", CPUs: 2, Memory: 2 * GiB,
+				Version: SpecVersion,
+				Name:    "demo", Arch: "x86_64", CPUs: 2, Memory: 2 * GiB,
 				Disks:    []Disk{{20 * GiB}, {20 * GiB}},
 				Firmware: "uefi", PartitionTable: "gpt", RAID: "raid1",
 				Filesystem: "ext4", Desktop: "none", Display: "auto", Keymap: "us", Release: "stable",
@@ -48,7 +50,8 @@ func TestApplyDefaults(t *testing.T) {
 				Substituters: []string{"http://c"}, TrustedPublicKeys: []string{"k"}, NetworkTimeout: time.Minute,
 			},
 			want: Spec{
-				Name: "x", Arch: "aarch64", CPUs: 8, Memory: 16 * GiB,
+				Version: SpecVersion,
+				Name:    "x", Arch: "aarch64", CPUs: 8, Memory: 16 * GiB,
 				Disks:    []Disk{{100 * GiB}},
 				Firmware: "bios", PartitionTable: "mbr", Swap: GiB, LVM: true, RAID: "raid1",
 				Filesystem: "ext4", Desktop: "i3", Display: "gtk", Keymap: "us", Release: "25.11",

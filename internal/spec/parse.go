@@ -83,6 +83,9 @@ func parse(file string, data []byte) (*Spec, error) {
 	if err := explicitZeros(file, root, &s); err != nil {
 		return nil, err
 	}
+	if s.Version < 0 || s.Version > SpecVersion {
+		return nil, fmt.Errorf("%s: version %d: this nixvm reads spec versions 1 to %d (a newer nixvm wrote this file?)", file, s.Version, SpecVersion)
+	}
 	// "disks: []" and a missing field mean the same; keep one form so a
 	// parsed spec compares equal to its re-parsed Marshal output.
 	if len(s.Disks) == 0 {

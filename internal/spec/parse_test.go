@@ -72,14 +72,19 @@ func TestParseErrors(t *testing.T) {
 		want string // the whole error, so messages stay one readable line
 	}{
 		{
+			name: "a newer spec version",
+			in:   "version: 2\nname: a\n",
+			want: `nixvm.yaml: version 2: this nixvm reads spec versions 1 to 1 (a newer nixvm wrote this file?)`,
+		},
+		{
 			name: "unknown top-level field with line",
 			in:   "name: a\ncpus: 2\nmemory: 2G\nfo: 1\n",
-			want: `nixvm.yaml line 4: unknown field "fo" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout)`,
+			want: `nixvm.yaml line 4: unknown field "fo" (valid fields: version, name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout)`,
 		},
 		{
 			name: "misspelt field gets a suggestion",
 			in:   "name: a\npartition_table: gpt\n",
-			want: `nixvm.yaml line 2: unknown field "partition_table" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout); did you mean "partitionTable"?`,
+			want: `nixvm.yaml line 2: unknown field "partition_table" (valid fields: version, name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout); did you mean "partitionTable"?`,
 		},
 		{
 			name: "unknown field in a disk",
@@ -89,12 +94,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "typo gets a suggestion",
 			in:   "memroy: 2G\n",
-			want: `nixvm.yaml line 1: unknown field "memroy" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout); did you mean "memory"?`,
+			want: `nixvm.yaml line 1: unknown field "memroy" (valid fields: version, name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout); did you mean "memory"?`,
 		},
 		{
 			name: "no far-fetched suggestion",
 			in:   "colour: red\n",
-			want: `nixvm.yaml line 1: unknown field "colour" (valid fields: name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout)`,
+			want: `nixvm.yaml line 1: unknown field "colour" (valid fields: version, name, arch, cpus, memory, disks, firmware, partitionTable, swap, lvm, raid, filesystem, desktop, display, keymap, portForwards, sshPort, release, iso, isoSha256, extraConfig, substituters, trustedPublicKeys, networkTimeout)`,
 		},
 		{
 			name: "wrong type names the field",

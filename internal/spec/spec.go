@@ -8,6 +8,10 @@ import "time"
 // Spec is one VM as the user described it, after defaults are applied.
 // YAML field names are the stable file format (nixvm.yaml).
 type Spec struct {
+	// Version is the spec format's version (Version in docs/spec.md):
+	// absent means 1; this nixvm reads up to SpecVersion and writes it
+	// into every VM's spec.yaml, so a newer nixvm knows what it reads.
+	Version        int           `yaml:"version,omitempty" json:"version,omitempty"`
 	Name           string        `yaml:"name" json:"name"`
 	Arch           string        `yaml:"arch" json:"arch"`                     // x86_64 (default) | aarch64
 	CPUs           int           `yaml:"cpus,omitempty" json:"cpus"`           // default 2
