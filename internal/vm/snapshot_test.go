@@ -311,6 +311,30 @@ func TestSnapshotOffline(t *testing.T) {
 		}
 	}
 
+	// Interrupted while disk0 is being restored: that qemu-img
+	// finishes, then disk0 goes back to the undo point.
+	marker = filepath.Join(t.TempDir(), "restoring")
+	failing = hookedQEMUImg(t, "-a one "+in.Disk(0), "touch "+marker+"; sleep 1")
+	ictx, cancel = context.WithCancel(ctx)
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(marker); err == nil {
+				break
+			}
+		}
+		cancel()
+	}()
+	_, err = SnapshotRestore(ictx, failing, lock, "one", SnapshotOptions{})
+	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "went back") {
+		t.Fatalf("interrupted restore: %v", err)
+	}
+	if !hasPattern(t, in.Disk(0), "0x12") || !hasPattern(t, in.EFIVars(), "0x22") {
+		t.Fatal("an interrupted restore left disk0 restored")
+	}
+	if got := tagsOn(t, facts, in.Disk(0)); !reflect.DeepEqual(got, []string{"one"}) {
+		t.Fatalf("disk0 snapshots after the interrupted restore: %v", got)
+	}
+
 	// The restore itself.
 	if _, err := SnapshotRestore(ctx, facts, lock, "one", SnapshotOptions{}); err != nil {
 		t.Fatal(err)
