@@ -217,8 +217,11 @@ func (sn *snapper) view(ctx context.Context, c *qmp.Client) (onlineView, error) 
 		if !ok || !d.Inserted {
 			return onlineView{}, kindErr(ErrNotSnapshottable, "the QEMU of VM %s has no drive %s (%s); was it started by another nixvm?", sn.in.Name, img.Device, img.Label)
 		}
-		if d.ReadOnly || d.Format != "qcow2" {
-			return onlineView{}, kindErr(ErrNotSnapshottable, "VM %s's %s is attached as a %s drive%s: it cannot hold snapshots", sn.in.Name, img.Label, d.Format, map[bool]string{true: " (read-only)"}[d.ReadOnly])
+		if d.ReadOnly {
+			return onlineView{}, kindErr(ErrNotSnapshottable, "VM %s's %s is attached read-only: it cannot hold snapshots", sn.in.Name, img.Label)
+		}
+		if d.Format != "qcow2" {
+			return onlineView{}, kindErr(ErrNotSnapshottable, "VM %s's %s is attached as a %s drive: only qcow2 holds snapshots", sn.in.Name, img.Label, d.Format)
 		}
 		v.nodes = append(v.nodes, d.NodeName)
 		if v.vmstate == "" {
@@ -719,7 +722,7 @@ func (sn *snapper) restoreRAMStopped(ctx, bctx context.Context, tag, undoTag str
 // SnapshotDelete removes snapshot tag from every image that has it (an
 // incomplete one too). Once it has begun it finishes, interrupted or not.
 // lock is the VM's lock, which the caller holds.
-func SnapshotDelete(ctx context.Context, facts *host.Facts, lock *store.Lock, tag string) (SnapshotResult, error) {
+func SnapshotDelete(ctx context.Context, facts *host.Facts, lock *store.Lock, tag string) (r SnapshotResult, err error) {
 	if !strings.HasPrefix(tag, undoTagPrefix) {
 		if err := ValidateTag(tag); err != nil {
 			return SnapshotResult{}, err
@@ -729,7 +732,7 @@ func SnapshotDelete(ctx context.Context, facts *host.Facts, lock *store.Lock, ta
 	if err != nil {
 		return SnapshotResult{}, err
 	}
-	r := sn.result(tag)
+	r = sn.result(tag)
 	defer sn.done(&r)
 	bctx, cancel := bounded(ctx, sn.jobDeadline())
 	defer cancel()
