@@ -180,10 +180,13 @@ func hasPattern(t *testing.T, img string, b string) bool {
 	t.Helper()
 	q := needQEMUIO(t)
 	out, err := exec.Command(q, "-f", "qcow2", "-c", "read -P "+b+" 0 64k", img).CombinedOutput()
+	if strings.Contains(string(out), "Pattern verification failed") {
+		return false
+	}
 	if err != nil {
 		t.Fatalf("qemu-io read: %v\n%s", err, out)
 	}
-	return !strings.Contains(string(out), "Pattern verification failed")
+	return true
 }
 
 func needQEMUIO(t *testing.T) string {
@@ -390,7 +393,14 @@ func TestSnapshotRunning(t *testing.T) {
 	if _, err := SnapshotCreate(ctx, facts, lock, "cold", SnapshotOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Start(ctx, facts, lock, StartOptions{}); err != nil {
+	// A read-only CD (as the installer ISO of a manual VM) never blocks
+	// a snapshot, nor is part of one.
+	iso := filepath.Join(t.TempDir(), "cd.iso")
+	if err := os.WriteFile(iso, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	boot := StartOptions{ISO: iso}
+	if _, err := Start(ctx, facts, lock, boot); err != nil {
 		t.Fatal(err)
 	}
 	r, err := SnapshotCreate(ctx, facts, lock, "warm", SnapshotOptions{})
@@ -423,7 +433,7 @@ func TestSnapshotRunning(t *testing.T) {
 	if _, err := Stop(ctx, lock, StopOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	r, err = SnapshotRestore(ctx, facts, lock, "warm", SnapshotOptions{})
+	r, err = SnapshotRestore(ctx, facts, lock, "warm", SnapshotOptions{Start: boot})
 	if err != nil || !r.Started || !r.Running {
 		t.Fatalf("restore of a RAM snapshot into the stopped VM: %+v, %v", r, err)
 	}
@@ -438,6 +448,48 @@ func TestSnapshotRunning(t *testing.T) {
 	if len(l.Snapshots) != 2 {
 		t.Fatalf("after a RAM restore of the stopped VM: %+v", l.Snapshots)
 	}
+
+	// Loaded into another machine (more memory), the RAM state does not
+	// fit: QEMU refuses it, the QEMU started for it is stopped and the
+	// images go back; no undo point is left.
+	if _, err := Stop(ctx, lock, StopOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	setMemory := func(m spec.Size) {
+		t.Helper()
+		s, err := LoadSpec(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Memory = m
+		b, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(in.SpecFile(), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMemory(spec.Size(384 << 20))
+	pattern(t, in.Disk(0), "0x33") // written after warm
+	_, err = SnapshotRestore(ctx, facts, lock, "warm", SnapshotOptions{Start: boot})
+	if err == nil || !strings.Contains(err.Error(), "it is stopped and as it was") {
+		t.Fatalf("restore into a different machine: %v", err)
+	}
+	if st := Status(in); st.State != StateStopped {
+		t.Fatalf("after a failed RAM restore: %s, want stopped", st.State)
+	}
+	if got := tagsOn(t, facts, in.Disk(0)); !reflect.DeepEqual(got, []string{"cold", "warm"}) {
+		t.Fatalf("disk0 snapshots after the failed RAM restore: %v", got)
+	}
+	if !hasPattern(t, in.Disk(0), "0x33") {
+		t.Fatal("a failed RAM restore left disk0 at the snapshot")
+	}
+	setMemory(spec.Size(256 << 20))
+	if _, err := SnapshotRestore(ctx, facts, lock, "warm", SnapshotOptions{Start: boot}); err != nil {
+		t.Fatal(err)
+	}
+
 	if _, err := SnapshotDelete(ctx, facts, lock, "warm"); err != nil {
 		t.Fatal(err)
 	}
