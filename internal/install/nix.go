@@ -161,7 +161,7 @@ func nixList(v []string) string {
 // user, who has no password: without auto-login LightDM's greeter would ask
 // for one that does not exist. A terminal, dmenu and a status bar come
 // with it; i3 gets a small config with gaps (built into i3 since 4.22),
-// dwm keeps its compiled-in defaults.
+// dwm keeps its compiled-in defaults. Both open a terminal at login.
 func desktopNix(line func(string, ...any), user, desktop, keymap string) {
 	line("  # Desktop: X11 with %s, logged in as %s at boot (LightDM auto-login;", desktop, user)
 	line("  # the user has no password, so a greeter could never be passed).")
@@ -191,9 +191,12 @@ func desktopNix(line func(string, ...any), user, desktop, keymap string) {
 	case "dwm":
 		line("  # dwm's defaults: Alt+Shift+Enter opens st, Alt+p dmenu; its bar")
 		line("  # shows the root window's name, which the session sets to the time.")
+		line("  # The session opens one st at login, so a terminal is on screen (dwm")
+		line("  # manages windows that exist when it starts).")
 		line("  environment.systemPackages = with pkgs; [ st dmenu ];")
 		line("  services.xserver.displayManager.sessionCommands = ''")
 		line("    while xsetroot -name \"$(date '+%%a %%d %%b %%H:%%M')\"; do sleep 30; done &")
+		line("    st &")
 		line("  '';")
 	}
 }
