@@ -22,11 +22,6 @@ import (
 // X screen's size, not one colour, unlike the text screen of a VM without
 // a desktop.
 func TestDesktop(t *testing.T) {
-	// Not yet passing on the stand-in (issue 7: its desktop installer has
-	// never completed an install in CI); run it by hand until it does.
-	if os.Getenv("NIXVM_TEST_DESKTOP") != "1" {
-		t.Skip("desktop e2e: set NIXVM_TEST_DESKTOP=1 (not yet part of CI, see issue 7)")
-	}
 	iso := standinISO(t, "")
 	text := textScreen(t, iso)
 	cases := []struct {
@@ -57,7 +52,7 @@ func TestDesktop(t *testing.T) {
 			args := append([]string{"create", name, "--iso", iso, "--desktop", c.desktop, "--firmware", "bios", "--disk", "10G"}, installArgs(cache)...)
 			r := e.run(args...)
 			if r.code != 0 {
-				t.Fatalf("create %s: exit %d\n%s\n%s", name, r.code, tail(r.out, 30), r.err)
+				t.Fatalf("create %s: exit %d\n%s\n%s\n%s", name, r.code, tail(r.out, 30), r.err, instanceLogs(e, name))
 			}
 			t.Logf("create --desktop %s took %s", c.desktop, time.Since(start).Round(time.Second))
 			checkCommon(t, e, name)
@@ -95,7 +90,8 @@ func TestDesktop(t *testing.T) {
 				t.Errorf("the %s screenshot equals the text screen of a VM without a desktop", c.desktop)
 			}
 			if dir := os.Getenv("NIXVM_TEST_SCREENSHOT_DIR"); dir != "" {
-				writePNG(t, filepath.Join(dir, c.desktop+".png"), img)
+				// nixvm screenshot's own file (docs/img/i3.png is one).
+				e.ok("screenshot", name, "-o", filepath.Join(dir, c.desktop+".png"))
 			}
 			e.ok("stop", name)
 		})
@@ -224,6 +220,29 @@ func textScreen(t *testing.T, iso string) image.Image {
 	return screenshot(t, e, "text")
 }
 
+// instanceLogs is what a failed install leaves in its instance directory
+// (the test's directories are removed at the end): the last lines of the
+// serial console and of the install events. With NIXVM_TEST_KEEP_DIR set,
+// the logs are also copied there, one directory per VM.
+func instanceLogs(e *env, name string) string {
+	dir := filepath.Join(e.data, "nixvm", "vms", name)
+	var b strings.Builder
+	keep := os.Getenv("NIXVM_TEST_KEEP_DIR")
+	for _, f := range []string{"serial.log", "events.jsonl", "qemu.log", "state.json"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			fmt.Fprintf(&b, "--- %s: %v\n", f, err)
+			continue
+		}
+		fmt.Fprintf(&b, "--- %s (last 60 lines)\n%s\n", f, tail(string(data), 60))
+		if keep != "" {
+			os.MkdirAll(filepath.Join(keep, name), 0o755)
+			os.WriteFile(filepath.Join(keep, name, f), data, 0o644)
+		}
+	}
+	return b.String()
+}
+
 func screenshot(t *testing.T, e *env, name string) image.Image {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), name+".png")
@@ -264,15 +283,4 @@ func sameImage(a, b image.Image) bool {
 		}
 	}
 	return true
-}
-
-func writePNG(t *testing.T, path string, img image.Image) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
