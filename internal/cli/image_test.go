@@ -250,7 +250,9 @@ func TestImageProgressKinds(t *testing.T) {
 		t.Errorf("a non-terminal writer does not get plain lines")
 	}
 	// The bar itself, drawn into a buffer: known and unknown sizes, success and failure.
-	var b bytes.Buffer
+	// For an unknown size the library's spinner goroutine draws too, so the
+	// buffer is locked.
+	var b lockedBuffer
 	p := &barProgress{w: &b}
 	p.Begin("x.iso", 10, 100)
 	p.Advance(90)
@@ -262,3 +264,4 @@ func TestImageProgressKinds(t *testing.T) {
 		t.Errorf("bar output: %q", b.String())
 	}
 }
+
