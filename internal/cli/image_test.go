@@ -264,4 +264,3 @@ func TestImageProgressKinds(t *testing.T) {
 		t.Errorf("bar output: %q", b.String())
 	}
 }
-
