@@ -524,6 +524,10 @@ func SnapshotRestore(ctx context.Context, facts *host.Facts, lock *store.Lock, t
 	if err != nil {
 		return SnapshotResult{}, err
 	}
+	// A golden base (nixvm protect) is never rewritten.
+	if st, err := sn.in.ReadState(); err == nil && st.Protected {
+		return SnapshotResult{}, &ProtectedError{Name: sn.in.Name, Op: "restored"}
+	}
 	var r SnapshotResult
 	if sn.running {
 		r, err = sn.restoreRunning(ctx, tag)

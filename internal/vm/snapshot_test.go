@@ -511,3 +511,25 @@ func TestSnapshotRawEFIVars(t *testing.T) {
 		t.Fatalf("format-1 VM: %v", err)
 	}
 }
+
+// TestSnapshotProtected: a protected base (nixvm protect) is not restored;
+// its images stay as they are.
+func TestSnapshotProtected(t *testing.T) {
+	facts, lock := snapVM(t)
+	in := lock.Instance()
+	if _, err := SnapshotCreate(t.Context(), facts, lock, "one", SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pattern(t, in.Disk(0), "0x44")
+	if err := lock.UpdateState(func(st *store.State) { st.Protected = true }); err != nil {
+		t.Fatal(err)
+	}
+	_, err := SnapshotRestore(t.Context(), facts, lock, "one", SnapshotOptions{})
+	var pe *ProtectedError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "not restored") {
+		t.Fatalf("restore of a protected VM: %v", err)
+	}
+	if !hasPattern(t, in.Disk(0), "0x44") {
+		t.Fatal("a refused restore changed disk0")
+	}
+}
