@@ -35,14 +35,20 @@ func needQEMU(t *testing.T) *host.Facts {
 
 func newVM(t *testing.T, facts *host.Facts) *store.Lock {
 	t.Helper()
-	root, err := os.MkdirTemp("", "nvsc") // short: socket paths
+	return newVMWith(t, facts, "sc", "bios")
+}
+
+// newVMWith is newVM with the VM's name and firmware.
+func newVMWith(t *testing.T, facts *host.Facts, name, firmware string) *store.Lock {
+	t.Helper()
+	root, err := os.MkdirTemp("", "nv"+name) // short: socket paths
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
 	t.Setenv("XDG_DATA_HOME", filepath.Join(root, "d"))
 	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(root, "r"))
-	s := &spec.Spec{Name: "sc", Firmware: "bios"}
+	s := &spec.Spec{Name: name, Firmware: firmware}
 	s.ApplyDefaults()
 	s.Memory = spec.Size(256 << 20)
 	lock, err := Create(t.Context(), facts, s, CreateOptions{Manual: true})

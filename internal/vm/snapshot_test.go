@@ -145,25 +145,7 @@ func snapVM(t *testing.T) (*host.Facts, *store.Lock) {
 	if _, err := facts.UEFIFor("x86_64"); err != nil {
 		t.Skipf("no UEFI firmware: %v", err)
 	}
-	root, err := os.MkdirTemp("", "nvsn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	t.Setenv("XDG_DATA_HOME", filepath.Join(root, "d"))
-	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(root, "r"))
-	s := &spec.Spec{Name: "sn", Firmware: "uefi"}
-	s.ApplyDefaults()
-	s.Memory = spec.Size(256 << 20)
-	lock, err := Create(t.Context(), facts, s, CreateOptions{Manual: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		Stop(context.Background(), lock, StopOptions{Force: true})
-		lock.Unlock()
-	})
-	return facts, lock
+	return facts, newVMWith(t, facts, "sn", "uefi")
 }
 
 // pattern writes byte b over the first 64 KiB of the image, and read
