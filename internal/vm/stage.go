@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/nixvm/nixvm/internal/store"
 )
@@ -28,6 +30,7 @@ func stage(name, op string) (*staged, error) {
 		return nil, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", name, name)
 	}
 	parent := filepath.Dir(in.Dir)
+	sweepLeftovers(parent)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return nil, fmt.Errorf("make %s: %w", parent, err)
 	}
@@ -67,4 +70,40 @@ func (s *staged) commit() (*store.Lock, error) {
 	}
 	s.lock.Moved(s.final)
 	return s.lock, nil
+}
+
+// sweepLeftovers removes the hidden directories that a create, clone or rm
+// killed with SIGKILL left next to the VMs (.NAME.creating-*,
+// .NAME.removing-*): nothing refers to them, and a --full clone's can be
+// as large as its disks. A directory whose lock is held (its command still
+// runs), whose QEMU is alive, or that changed in the last minute is left
+// alone: the last covers the moment between a stage's MkdirTemp and its
+// TryLock, when a live directory is not locked yet. Errors are ignored: the sweep
+// is housekeeping, never the reason a command fails.
+const leftoverAge = time.Minute
+
+func sweepLeftovers(vmsDir string) {
+	ents, err := os.ReadDir(vmsDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, ".") ||
+			!(strings.Contains(name, ".creating-") || strings.Contains(name, ".removing-")) {
+			continue
+		}
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < leftoverAge {
+			continue
+		}
+		in := store.Instance{Name: name, Dir: filepath.Join(vmsDir, name)}
+		lock, err := in.TryLock("sweep")
+		if err != nil {
+			continue
+		}
+		if Status(in).PID == 0 {
+			os.RemoveAll(in.Dir)
+		}
+		lock.Unlock()
+	}
 }

@@ -161,6 +161,7 @@ func Remove(ctx context.Context, lock *store.Lock, opts RemoveOptions) error {
 		return fmt.Errorf("remove VM %s: %w", in.Name, err)
 	}
 	logf("removing VM %s", in.Name)
+	sweepLeftovers(filepath.Dir(in.Dir))
 	dir := in.Dir
 	if tmp, err := os.MkdirTemp(filepath.Dir(in.Dir), "."+in.Name+".removing-"); err == nil {
 		// rename(2) replaces an empty directory.
