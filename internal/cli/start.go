@@ -77,6 +77,7 @@ func newStartCommand() *cobra.Command {
 				Logf:        func(f string, a ...any) { fmt.Fprintf(errw, "nixvm: "+f+"\n", a...) },
 			},
 			NoDownload: dryRun,
+			DryRun:     dryRun,
 		})
 		if err != nil {
 			return err

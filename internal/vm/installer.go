@@ -31,6 +31,31 @@ type Installer struct {
 // directly with the default entry's parameters: no boot menu, no timeout,
 // the same on SeaBIOS and OVMF. The ISO must still be attached as a CD-ROM.
 func PrepareInstaller(ctx context.Context, isoPath, guestArch string) (*Installer, error) {
+	inst, err := InspectInstaller(isoPath, guestArch)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(inst.Boot.Kernel)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("make %s: %w", dir, err)
+	}
+	for _, f := range []struct{ inner, dst string }{{inst.Info.Kernel, inst.Boot.Kernel}, {inst.Info.Initrd, inst.Boot.Initrd}} {
+		if _, err := os.Stat(f.dst); err == nil {
+			continue // extracted before; Extract renames complete files only
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := iso.Extract(ctx, inst.ISO, f.inner, f.dst); err != nil {
+			return nil, err
+		}
+	}
+	return inst, nil
+}
+
+// InspectInstaller is PrepareInstaller without the extraction: it reads the
+// ISO and says where its kernel and initrd would be, writing nothing (a dry
+// run's plan names the same files the real start boots).
+func InspectInstaller(isoPath, guestArch string) (*Installer, error) {
 	abs, err := filepath.Abs(isoPath)
 	if err != nil {
 		return nil, err
@@ -46,23 +71,9 @@ func PrepareInstaller(ctx context.Context, isoPath, guestArch string) (*Installe
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("make %s: %w", dir, err)
-	}
 	boot, err := InstallerBoot(info, dir)
 	if err != nil {
 		return nil, err
-	}
-	kernel, initrd := boot.Kernel, boot.Initrd
-	for _, f := range []struct{ inner, dst string }{{info.Kernel, kernel}, {info.Initrd, initrd}} {
-		if _, err := os.Stat(f.dst); err == nil {
-			continue // extracted before; Extract renames complete files only
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		if err := iso.Extract(ctx, abs, f.inner, f.dst); err != nil {
-			return nil, err
-		}
 	}
 	return &Installer{ISO: abs, Info: info, Boot: boot}, nil
 }
@@ -200,7 +211,10 @@ type BootRequest struct {
 	ISO        string // --iso: attach this ISO
 	Installer  bool   // --installer: boot the NixOS installer directly
 	Pull       images.PullOptions
-	NoDownload bool // a dry run: local files and the image cache only
+	NoDownload bool // local files and the image cache only
+	// DryRun plans only: the installer's kernel and initrd are named, not
+	// extracted into the cache (a dry run writes nothing).
+	DryRun bool
 }
 
 // ResolveBoot turns a BootRequest into StartOptions:
@@ -243,7 +257,13 @@ func ResolveBoot(ctx context.Context, in store.Instance, s *spec.Spec, req BootR
 	if !installer {
 		return opts, nil
 	}
-	inst, err := PrepareInstaller(ctx, isoPath, s.Arch)
+	prepare := PrepareInstaller
+	if req.DryRun {
+		prepare = func(_ context.Context, isoPath, guestArch string) (*Installer, error) {
+			return InspectInstaller(isoPath, guestArch)
+		}
+	}
+	inst, err := prepare(ctx, isoPath, s.Arch)
 	if err != nil {
 		if fallbackToCD && (errors.Is(err, iso.ErrNotNixOS) || errors.Is(err, iso.ErrNotISO)) {
 			return opts, nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,6 +41,10 @@ func TestDryRunWithoutQEMU(t *testing.T) {
 		if !strings.Contains(out, c.want) {
 			t.Errorf("nixvm %s without QEMU: output lacks %q:\n%s", strings.Join(c.args, " "), c.want, out)
 		}
+	}
+	// The dry runs named the installer's kernel; none extracted it.
+	if boot, err := os.ReadDir(filepath.Join(filepath.Dir(e.data), "c", "nixvm", "boot")); err == nil && len(boot) > 0 {
+		t.Errorf("dry runs extracted installer kernels into the cache: %v", boot)
 	}
 	// The release installer is not cached: the dry run says so and fetches
 	// nothing.
