@@ -63,12 +63,15 @@ run() {
 	IFS='|' read -r a c <<<"$(accel_of "$1")"
 	cp "$vars" "$work/vars.fd"
 	: >"$log"
-	qemu-system-aarch64 -nodefaults -no-user-config -machine virt,gic-version=max -accel "$a" -cpu "$c" \
-		-smp 2 -m 2048M \
-		-drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
-		-drive if=pflash,format=raw,unit=1,file="$work/vars.fd" \
-		-drive if=none,id=cd0,media=cdrom,readonly=on,format=raw,file="$iso" \
-		-device virtio-scsi-pci,id=scsi0 -device scsi-cd,bus=scsi0.0,drive=cd0 \
+	qemu-system-aarch64 -nodefaults -no-user-config -machine virt,gic-version=max,pflash0=efi-code,pflash1=efi-vars \
+		-accel "$a" -cpu "$c" -smp 2 -m 2048M \
+		-blockdev driver=file,node-name=efi-code-file,filename="$code",read-only=on \
+		-blockdev driver=raw,node-name=efi-code,file=efi-code-file,read-only=on \
+		-blockdev driver=file,node-name=efi-vars-file,filename="$work/vars.fd" \
+		-blockdev driver=raw,node-name=efi-vars,file=efi-vars-file \
+		-blockdev driver=file,node-name=cd0-file,filename="$iso",read-only=on \
+		-blockdev driver=raw,node-name=cd0,file=cd0-file,read-only=on \
+		-device virtio-scsi-pci,id=scsi0 -device scsi-cd,bus=scsi0.0,drive=cd0,bootindex=0 \
 		-netdev user,id=net0 -device virtio-net-pci,netdev=net0 -device virtio-rng-pci \
 		-serial file:"$log" -display none \
 		-kernel "$work/Image" -initrd "$work/initrd" -append "$params console=ttyAMA0,115200n8" &

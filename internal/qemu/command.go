@@ -1,4 +1,5 @@
-// Package qemu builds QEMU command lines (pure: Command, Shell) and runs
+// Package qemu builds QEMU command lines (pure: Build makes the typed
+// Machine, its Argv renders it; Command is both, Shell quotes) and runs
 // them (process.go: Start, Alive, WaitExit, Kill). The builder takes every
 // host fact as a parameter, so the same Params give the same argv on every
 // machine; that is what the golden tests pin down.
@@ -7,7 +8,6 @@ package qemu
 import (
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/nixvm/nixvm/internal/arch"
@@ -88,160 +88,14 @@ const GuestAgentPort = "org.qemu.guest_agent.0"
 // the same path limit.
 func QGASocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "qga.sock") }
 
-// Command returns the QEMU argv for p; argv[0] is p.Binary. It does no I/O.
-//
-// The machine is built with -nodefaults -no-user-config: QEMU's implicit
-// devices (a VGA, a NIC, a CD-ROM drive, a monitor and serial on virtual
-// consoles, a parallel port) differ between machine types and versions, and
-// a host's /etc/qemu config could add more. Everything the VM needs is added
-// back explicitly, so the argv says the whole machine. On x86 that includes a
-// standard VGA even when headless, so a display (e.g. VNC via QMP) can be
-// attached later and the installer's framebuffer console has somewhere to go.
+// Command returns the QEMU argv for p (Build, rendered by Argv); argv[0] is
+// p.Binary. It does no I/O.
 func Command(p Params) ([]string, error) {
-	if err := check(p); err != nil {
+	m, err := Build(p)
+	if err != nil {
 		return nil, err
 	}
-	s := p.Spec
-	in := p.Instance
-	m := arch.MustFor(s.Arch) // check() validated it
-	uefi := s.Firmware == "uefi"
-
-	a := []string{p.Binary, "-nodefaults", "-no-user-config"}
-	a = append(a, "-name", opt("nixvm-"+s.Name)+",process="+opt("nixvm-"+s.Name))
-
-	// Machine and CPU (internal/arch).
-	a = append(a, "-machine", m.MachineType(p.Accel, s.Firmware))
-	a = append(a, "-accel", m.Accel(p.Accel, s.CPUs))
-	a = append(a, "-cpu", m.CPU(p.Accel))
-	a = append(a, "-smp", strconv.Itoa(s.CPUs), "-m", strconv.FormatInt(int64(s.Memory/spec.MiB), 10)+"M")
-
-	// Firmware: SeaBIOS is QEMU's built-in default, UEFI needs the code
-	// (shared, read-only) and the per-VM variable store.
-	if uefi {
-		a = append(a,
-			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+opt(p.UEFICode),
-			"-drive", "if=pflash,format="+in.EFIVarsFormat()+",unit=1,file="+opt(in.EFIVars()))
-	}
-
-	// Boot order: the installer CD first (when attached), then the disks.
-	// With -kernel, x86 QEMU gives bootindex 0 to its linuxboot option ROM
-	// and rejects a second 0, so devices start at 1 there.
-	boot := 0
-	if p.Kernel != "" {
-		boot = 1
-	}
-	if p.ISO != "" {
-		a = append(a, "-drive", "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file="+opt(p.ISO))
-		cd := "drive=cd0,bootindex=" + strconv.Itoa(boot)
-		if !m.IDE {
-			// virt has no IDE/AHCI controller.
-			a = append(a, "-device", "virtio-scsi-pci,id=scsi0", "-device", "scsi-cd,bus=scsi0.0,"+cd)
-		} else {
-			a = append(a, "-device", "ide-cd,"+cd)
-		}
-		boot++
-	}
-	for i := range s.Disks {
-		id := "disk" + strconv.Itoa(i)
-		a = append(a,
-			"-drive", "if=none,id="+id+",file="+opt(in.Disk(i))+",format=qcow2,discard=unmap",
-			"-device", "virtio-blk-pci,drive="+id+",bootindex="+strconv.Itoa(boot+i))
-	}
-	if p.Seed != "" {
-		// A CD-ROM, not a virtio disk: it must not shift the guest's
-		// /dev/vdX names, which the install script partitions.
-		a = append(a, "-drive", "if=none,id=seed,media=cdrom,readonly=on,format=raw,file="+opt(p.Seed))
-		if !m.IDE {
-			if p.ISO == "" {
-				a = append(a, "-device", "virtio-scsi-pci,id=scsi0")
-			}
-			a = append(a, "-device", "scsi-cd,bus=scsi0.0,drive=seed")
-		} else {
-			// q35's AHCI buses take one unit each, so name the second
-			// bus (also free on pc's PIIX: secondary master).
-			a = append(a, "-device", "ide-cd,bus=ide.1,drive=seed")
-		}
-	}
-
-	// Network: user mode, every forward bound to the host's loopback only.
-	fwd := "user,id=net0,hostfwd=tcp:127.0.0.1:" + strconv.Itoa(p.SSHPort) + "-:22"
-	for _, f := range s.PortForwards {
-		fwd += ",hostfwd=tcp:127.0.0.1:" + strconv.Itoa(f.Host) + "-:" + strconv.Itoa(f.Guest)
-	}
-	nic := "virtio-net-pci,netdev=net0"
-	if p.Identity != nil {
-		nic += ",mac=" + p.Identity.MAC
-	}
-	a = append(a, "-netdev", fwd, "-device", nic)
-	a = append(a, "-device", "virtio-rng-pci")
-
-	// Serial console on a socket (attach/expect) with everything also
-	// appended to serial.log, which outlives the connection.
-	a = append(a,
-		"-chardev", "socket,id=serial0,path="+opt(in.SerialSocket())+",server=on,wait=off,logfile="+opt(in.SerialLog())+",logappend=on",
-		"-serial", "chardev:serial0",
-		"-qmp", "unix:"+opt(in.QMPSocket())+",server=on,wait=off")
-
-	// Display. -nographic is never used: it would put the monitor and
-	// serial on stdio, which -daemonize forbids.
-	a = append(a, m.DisplayArgs(p.Display != "none")...)
-	switch p.Display {
-	case "none":
-		a = append(a, "-display", "none")
-	case "gtk", "sdl":
-		a = append(a, "-display", p.Display)
-	case "vnc":
-		// A unix socket only: a TCP VNC server would be reachable by
-		// every local user without a password.
-		a = append(a, "-vnc", "unix:"+opt(VNCSocket(in)), "-display", "none")
-	case "spice":
-		// A unix socket only, like VNC: SPICE's TCP port would be open to
-		// every local user (ticketing off, the socket is mode 0700's dir).
-		a = append(a, "-spice", "unix=on,addr="+opt(SpiceSocket(in))+",disable-ticketing=on", "-display", "none")
-	}
-
-	// The guest agent's channel: a virtio-serial controller with one port,
-	// whose host end is a listening unix socket. It is added after every
-	// other PCI device on purpose: devices without an explicit address take
-	// the next free slot in argv order, and an earlier insertion would move
-	// the NIC of existing VMs (and with it the guest's predictable
-	// interface name, e.g. enp0s3).
-	a = append(a,
-		"-chardev", "socket,id=qga0,path="+opt(QGASocket(in))+",server=on,wait=off",
-		"-device", "virtio-serial-pci,id=vser0",
-		"-device", "virtserialport,bus=vser0.0,chardev=qga0,name="+GuestAgentPort)
-	if p.Display == "spice" {
-		// The SPICE agent's channel, on the same controller (no new PCI
-		// device, so nothing moves).
-		a = append(a,
-			"-chardev", "spicevmc,id=vdagent0,name=vdagent",
-			"-device", "virtserialport,bus=vser0.0,chardev=vdagent0,name="+SpiceAgentPort)
-	}
-
-	if id := p.Identity; id != nil {
-		a = append(a,
-			"-fw_cfg", "name="+FWCfgPrefix+"hostname,string="+opt(id.Hostname),
-			"-fw_cfg", "name="+FWCfgPrefix+"machine-id,string="+opt(id.MachineID))
-		if id.HostKey != "" {
-			a = append(a,
-				"-fw_cfg", "name="+FWCfgPrefix+"ssh_host_ed25519_key,file="+opt(id.HostKey),
-				"-fw_cfg", "name="+FWCfgPrefix+"ssh_host_ed25519_key.pub,file="+opt(id.HostPub))
-		}
-	}
-
-	if p.Kernel != "" {
-		a = append(a, "-kernel", p.Kernel)
-		if p.Initrd != "" {
-			a = append(a, "-initrd", p.Initrd)
-		}
-		if p.Append != "" {
-			a = append(a, "-append", p.Append)
-		}
-	}
-	if p.Daemonize {
-		a = append(a, "-daemonize", "-pidfile", in.PIDFile())
-	}
-	return a, nil
+	return m.Argv(), nil
 }
 
 // opt escapes a value for QEMU's comma-separated option syntax, where a

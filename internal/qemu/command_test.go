@@ -4,6 +4,7 @@ import (
 	"github.com/nixvm/nixvm/internal/golden"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -171,6 +172,16 @@ func TestCommandInvariants(t *testing.T) {
 		}
 		if c.p.Append != "" && !has(argv, c.p.Append) {
 			t.Errorf("%s: -append value is not one argv element", c.name)
+		}
+		// Images are named -blockdev nodes (the snapshot code finds them
+		// by name), and every device's drive is one of them.
+		if has(argv, "-drive") {
+			t.Errorf("%s: argv has -drive: %s", c.name, line)
+		}
+		for _, m := range regexp.MustCompile(`(?:drive|pflash[01])=([a-z0-9-]+)`).FindAllStringSubmatch(line, -1) {
+			if !strings.Contains(line, "node-name="+m[1]+",file="+FileNode(m[1])) {
+				t.Errorf("%s: %s names no format node %s: %s", c.name, m[0], m[1], line)
+			}
 		}
 		// Without this port services.qemuGuest.enable does nothing.
 		qga := QGASocket(c.p.Instance)

@@ -21,7 +21,7 @@ const maxErrOutput = 4096
 // exit (QEMU's parent exits once the VM is set up), and returns the daemon's
 // PID from the pidfile. QEMU's stderr/stdout go to logPath (appended, after a
 // header line with time + argv) and when QEMU exits non-zero the returned
-// error includes QEMU's own error lines (e.g. "qemu-system-x86_64: -drive
+// error includes QEMU's own error lines (e.g. "qemu-system-x86_64: -blockdev
 // ...: Could not open ...").
 //
 // If ctx ends while QEMU is still setting up, the foreground process is

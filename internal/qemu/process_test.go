@@ -344,8 +344,8 @@ func TestStartRealQEMUError(t *testing.T) {
 		_ = Kill(pid)
 		t.Fatalf("Start with a missing disk succeeded (pid %d)", pid)
 	}
-	// QEMU's own message: "qemu-system-x86_64: -drive ...: Could not open '...disk0.qcow2': No such file or directory".
-	for _, want := range []string{filepath.Base(argv[0]) + ": -drive", "Could not open", in.Disk(0), v.log} {
+	// QEMU's own message: "qemu-system-x86_64: -blockdev driver=file,...: Could not open '...disk0.qcow2': No such file or directory".
+	for _, want := range []string{filepath.Base(argv[0]) + ": -blockdev", "Could not open", in.Disk(0), v.log} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

@@ -9,9 +9,16 @@ import (
 // BlockDevice is one entry of query-block: a guest-visible drive and the
 // top node of what is inserted in it.
 type BlockDevice struct {
-	Device   string // the drive's id (-drive id=disk0; pflash0, pflash1 for if=pflash)
-	Inserted bool   // false for an empty CD-ROM drive
-	NodeName string // the top block node (the format node), for snapshot-* commands
+	// Device is the -drive id (disk0; pflash0, pflash1 for if=pflash);
+	// "" for a device attached to a -blockdev node.
+	Device string
+	// Qdev is the guest device's id or QOM path
+	// (/machine/peripheral-anon/device[2]/virtio-backend, /machine/system.flash1).
+	Qdev     string
+	Inserted bool // false for an empty CD-ROM drive
+	// NodeName is the top block node (the format node), for snapshot-*
+	// commands: the -blockdev node-name, or QEMU's #blockNNN for -drive.
+	NodeName string
 	ReadOnly bool
 	Format   string // qcow2, raw, ...
 	File     string
@@ -35,6 +42,7 @@ type SnapshotInfo struct {
 func (c *Client) QueryBlock(ctx context.Context) ([]BlockDevice, error) {
 	var r []struct {
 		Device   string `json:"device"`
+		Qdev     string `json:"qdev"`
 		Inserted *struct {
 			NodeName string `json:"node-name"`
 			RO       bool   `json:"ro"`
@@ -51,7 +59,7 @@ func (c *Client) QueryBlock(ctx context.Context) ([]BlockDevice, error) {
 	}
 	out := make([]BlockDevice, 0, len(r))
 	for _, d := range r {
-		b := BlockDevice{Device: d.Device}
+		b := BlockDevice{Device: d.Device, Qdev: d.Qdev}
 		if in := d.Inserted; in != nil {
 			b.Inserted, b.NodeName, b.ReadOnly, b.File = true, in.NodeName, in.RO, in.File
 			b.Format, b.ActualSize, b.Snapshots = in.Image.Format, in.Image.ActualSize, in.Image.Snapshots

@@ -91,9 +91,12 @@ type ImageUsage struct {
 
 // snapshotImage is one image a snapshot covers.
 type snapshotImage struct {
-	Label  string // disk0, disk1, efivars
-	Path   string
-	Device string // the QEMU drive id: disk0, pflash1
+	Label string // disk0, disk1, efivars
+	Path  string
+	Node  string // its block node name in QEMU (qemu.DiskNode, qemu.EFIVarsNode)
+	// LegacyID is the -drive id an older nixvm gave it (disk0, pflash1);
+	// a VM started by one runs on with it until it is stopped.
+	LegacyID string
 }
 
 // snapshotImages lists the images of a VM's snapshots, in order: its disks,
@@ -103,14 +106,14 @@ func snapshotImages(in store.Instance, s *spec.Spec) ([]snapshotImage, error) {
 	var imgs []snapshotImage
 	for i := range s.Disks {
 		l := "disk" + strconv.Itoa(i)
-		imgs = append(imgs, snapshotImage{Label: l, Path: in.Disk(i), Device: l})
+		imgs = append(imgs, snapshotImage{Label: l, Path: in.Disk(i), Node: qemu.DiskNode(i), LegacyID: "disk" + strconv.Itoa(i)})
 	}
 	if s.Firmware == "uefi" {
 		if in.EFIVarsFormat() != "qcow2" {
 			return nil, kindErr(ErrNotSnapshottable, "VM %s cannot be snapshotted: it keeps its UEFI variables in a raw efivars.fd (made by an older nixvm, on-disk format 1), which cannot hold snapshots, and restoring its disks without them could lose boot entries",
 				in.Name)
 		}
-		imgs = append(imgs, snapshotImage{Label: "efivars", Path: in.EFIVars(), Device: "pflash1"})
+		imgs = append(imgs, snapshotImage{Label: "efivars", Path: in.EFIVars(), Node: qemu.EFIVarsNode, LegacyID: "pflash1"})
 	}
 	return imgs, nil
 }
@@ -205,23 +208,30 @@ func (sn *snapper) view(ctx context.Context, c *qmp.Client) (onlineView, error) 
 	if err != nil {
 		return onlineView{}, fmt.Errorf("VM %s: list its drives: %w", sn.in.Name, err)
 	}
+	return matchDrives(sn.in.Name, sn.imgs, devs)
+}
+
+// matchDrives maps a running QEMU's drives (query-block) to the VM's
+// images. A drive is an image's by its node name, or, for a QEMU started
+// by an older nixvm with -drive (whose nodes QEMU named #blockNNN), by its
+// drive id.
+func matchDrives(name string, imgs []snapshotImage, devs []qmp.BlockDevice) (onlineView, error) {
 	v := onlineView{per: map[string][]qemuimg.Snapshot{}}
-	byDev := map[string]qmp.BlockDevice{}
-	for _, d := range devs {
-		byDev[d.Device] = d
-	}
-	known := map[string]bool{}
-	for _, img := range sn.imgs {
-		known[img.Device] = true
-		d, ok := byDev[img.Device]
-		if !ok || !d.Inserted {
-			return onlineView{}, kindErr(ErrNotSnapshottable, "the QEMU of VM %s has no drive %s (%s); was it started by another nixvm?", sn.in.Name, img.Device, img.Label)
+	known := make([]bool, len(devs))
+	for _, img := range imgs {
+		i := slices.IndexFunc(devs, func(d qmp.BlockDevice) bool {
+			return d.Inserted && (d.NodeName == img.Node || d.Device != "" && d.Device == img.LegacyID)
+		})
+		if i < 0 {
+			return onlineView{}, kindErr(ErrNotSnapshottable, "the QEMU of VM %s has no drive %s (%s); was it started by another nixvm?", name, img.Node, img.Label)
 		}
+		known[i] = true
+		d := devs[i]
 		if d.ReadOnly {
-			return onlineView{}, kindErr(ErrNotSnapshottable, "VM %s's %s is attached read-only: it cannot hold snapshots", sn.in.Name, img.Label)
+			return onlineView{}, kindErr(ErrNotSnapshottable, "VM %s's %s is attached read-only: it cannot hold snapshots", name, img.Label)
 		}
 		if d.Format != "qcow2" {
-			return onlineView{}, kindErr(ErrNotSnapshottable, "VM %s's %s is attached as a %s drive: only qcow2 holds snapshots", sn.in.Name, img.Label, d.Format)
+			return onlineView{}, kindErr(ErrNotSnapshottable, "VM %s's %s is attached as a %s drive: only qcow2 holds snapshots", name, img.Label, d.Format)
 		}
 		v.nodes = append(v.nodes, d.NodeName)
 		if v.vmstate == "" {
@@ -233,14 +243,29 @@ func (sn *snapper) view(ctx context.Context, c *qmp.Client) (onlineView, error) 
 		}
 		v.per[img.Label] = snaps
 	}
-	for _, d := range devs {
-		if d.Inserted && !d.ReadOnly && !known[d.Device] {
+	for i, d := range devs {
+		if d.Inserted && !d.ReadOnly && !known[i] {
 			// A writable drive nixvm did not make would block
 			// snapshot-save, or be left out of a snapshot it belongs to.
-			return onlineView{}, kindErr(ErrNotSnapshottable, "the QEMU of VM %s has a writable drive %s (%s) that is none of its images", sn.in.Name, d.Device, d.File)
+			return onlineView{}, kindErr(ErrNotSnapshottable, "the QEMU of VM %s has a writable drive %s (%s) that is none of its images", name, driveName(d), d.File)
 		}
 	}
 	return v, nil
+}
+
+// driveName names a drive in a message: by its -drive id, else its node
+// name (QEMU's #blockNNN is no help to the reader, so the guest device
+// then), else the guest device.
+func driveName(d qmp.BlockDevice) string {
+	switch {
+	case d.Device != "":
+		return d.Device
+	case d.NodeName != "" && !strings.HasPrefix(d.NodeName, "#"):
+		return d.NodeName
+	case d.Qdev != "":
+		return d.Qdev
+	}
+	return d.NodeName
 }
 
 // dialQMP connects to the running VM's monitor.
