@@ -212,7 +212,7 @@ func planQEMU(ctx context.Context, s *spec.Spec) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "# %s\n%s\n\n", c.title, qemu.Shell(plan.Argv))
+		fmt.Fprintf(&b, "# %s\n%s\n\n", c.title, qemu.ShellLines(plan.Argv))
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }

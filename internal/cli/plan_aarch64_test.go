@@ -31,7 +31,7 @@ func TestPlanAArch64(t *testing.T) {
 			t.Errorf("configuration.nix lacks %q:\n%s", want, files)
 		}
 	}
-	for _, want := range []string{"-machine virt", "/Image -initrd ", "console=ttyAMA0,115200n8'", "scsi-cd,bus=scsi0.0,drive=cd0"} {
+	for _, want := range []string{"-machine virt", "/Image \\\n  -initrd ", "console=ttyAMA0,115200n8'", "efivars.qcow2", "scsi-cd,bus=scsi0.0,drive=cd0"} {
 		if !strings.Contains(qemuCmds, want) {
 			t.Errorf("plan's QEMU commands lack %q:\n%s", want, qemuCmds)
 		}

@@ -213,6 +213,24 @@ func Shell(argv []string) string {
 	return b.String()
 }
 
+// ShellLines renders argv like Shell, but one option with its value per
+// line, continued with a backslash: the same command when pasted, and a
+// plan a person can read and diff.
+func ShellLines(argv []string) string {
+	var b strings.Builder
+	for i, w := range argv {
+		if i > 0 {
+			if strings.HasPrefix(w, "-") {
+				b.WriteString(" \\\n  ")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(shellQuote(w, i == 0))
+	}
+	return b.String()
+}
+
 func shellQuote(w string, first bool) string {
 	safe := w != ""
 	for _, c := range w {

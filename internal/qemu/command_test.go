@@ -297,22 +297,33 @@ func FuzzShell(f *testing.F) {
 	})
 }
 
-// checkRoundTrip runs `sh -c 'printf "%s\0" <Shell(argv)>'` and compares.
+// checkRoundTrip runs `sh -c 'printf "%s\0" <Shell(argv)>'` (and the same
+// through ShellLines) and compares.
 func checkRoundTrip(t *testing.T, argv []string) {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
 		t.Skip("no sh in PATH")
 	}
-	line := Shell(append([]string{"printf", `%s\0`}, argv...))
-	out, err := exec.Command(sh, "-c", line).Output()
-	if err != nil {
-		t.Fatalf("sh -c %s: %v", line, err)
+	for _, render := range []func([]string) string{Shell, ShellLines} {
+		line := render(append([]string{"printf", `%s\0`}, argv...))
+		out, err := exec.Command(sh, "-c", line).Output()
+		if err != nil {
+			t.Fatalf("sh -c %s: %v", line, err)
+		}
+		got := strings.Split(string(out), "\x00")
+		got = got[:len(got)-1]
+		if strings.Join(got, "\x00") != strings.Join(argv, "\x00") || len(got) != len(argv) {
+			t.Errorf("round trip of %q through sh gave %q (line %s)", argv, got, line)
+		}
 	}
-	got := strings.Split(string(out), "\x00")
-	got = got[:len(got)-1]
-	if strings.Join(got, "\x00") != strings.Join(argv, "\x00") || len(got) != len(argv) {
-		t.Errorf("round trip of %q through sh gave %q (line %s)", argv, got, line)
+}
+
+func TestShellLines(t *testing.T) {
+	got := ShellLines([]string{"/usr/bin/qemu", "-m", "2048M", "-display", "none", "-daemonize", "a b"})
+	want := "/usr/bin/qemu \\\n  -m 2048M \\\n  -display none \\\n  -daemonize 'a b'"
+	if got != want {
+		t.Errorf("ShellLines = %q, want %q", got, want)
 	}
 }
 

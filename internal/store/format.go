@@ -22,10 +22,16 @@ const FormatVersion = 2
 // FormatFile holds the instance's format version.
 func (in Instance) FormatFile() string { return in.path("format") }
 
-// Format reads the instance's format version (1 when none is recorded).
+// Format reads the instance's format version: 1 for a directory that
+// records none (made before format files existed), FormatVersion for a VM
+// that does not exist yet (what create would write; plan and dry runs show
+// the files a new VM gets).
 func (in Instance) Format() (int, error) {
 	b, err := os.ReadFile(in.FormatFile())
 	if errors.Is(err, os.ErrNotExist) {
+		if _, derr := os.Stat(in.Dir); errors.Is(derr, os.ErrNotExist) {
+			return FormatVersion, nil
+		}
 		return 1, nil
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,14 @@ func TestEFIVarsByFormat(t *testing.T) {
 		if got := in.EFIVars(); !strings.HasSuffix(got, "/"+tt.file) || in.EFIVarsFormat() != tt.format2 {
 			t.Errorf("format %v: EFIVars = %s (%s), want %s (%s)", tt.format, got, in.EFIVarsFormat(), tt.file, tt.format2)
 		}
+	}
+	// A VM that does not exist yet (nixvm plan, create --dry-run) is shown
+	// with the files create would make: the current format's.
+	missing := Instance{Name: "new", Dir: filepath.Join(t.TempDir(), "new")}
+	if v, err := missing.Format(); err != nil || v != FormatVersion {
+		t.Errorf("Format of a missing VM = %d, %v; want %d", v, err, FormatVersion)
+	}
+	if got := missing.EFIVars(); filepath.Base(got) != "efivars.qcow2" || missing.EFIVarsFormat() != "qcow2" {
+		t.Errorf("missing VM: EFIVars = %s (%s), want efivars.qcow2 (qcow2)", got, missing.EFIVarsFormat())
 	}
 }

@@ -35,7 +35,7 @@ func TestDryRunWithoutQEMU(t *testing.T) {
 		{[]string{"start", "--dry-run", "dry"}, "qemu-system-x86_64 -nodefaults"},
 		{[]string{"start", "--dry-run", "--installer", "dry"}, "-kernel "},
 		{[]string{"plan", "p", "--firmware", "uefi"}, "# 2. the installed system, from disk"},
-		{[]string{"plan", "p", "--iso", testISO, "--firmware", "bios"}, "qemu-system-x86_64 -nodefaults"},
+		{[]string{"plan", "p", "--iso", testISO, "--firmware", "bios"}, "qemu-system-x86_64 \\\n  -nodefaults"},
 	} {
 		out := e.ok(c.args...)
 		if !strings.Contains(out, c.want) {
