@@ -44,6 +44,9 @@ type bgRun struct {
 	lines    chan string // stdout and stderr lines, as they come
 	done     chan struct{}
 	code     int
+	// errAtSignal is how much stderr there was when the last signal was
+	// sent: what nixvm says about the interrupt comes after it.
+	errAtSignal int
 }
 
 func (e *env) background(args ...string) *bgRun {
@@ -138,6 +141,9 @@ func (b *bgRun) stderr() string { b.mu.Lock(); defer b.mu.Unlock(); return b.err
 
 func (b *bgRun) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
+	b.mu.Lock()
+	b.errAtSignal = b.err.Len()
+	b.mu.Unlock()
 	if err := b.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signal nixvm: %v", err)
 	}
@@ -155,16 +161,28 @@ func (b *bgRun) wait(t *testing.T, within time.Duration) int {
 	}
 }
 
-// assertInterrupted checks the exit code and that stderr is one line that
-// matches want.
+// assertInterrupted checks the exit code and that, after the signal, nixvm
+// printed exactly one line about the interrupt, last, matching want
+// (progress lines of the undo may come before it; an error that spans
+// lines would leave its tail last).
 func assertInterrupted(t *testing.T, b *bgRun, code, wantCode int, want *regexp.Regexp) {
 	t.Helper()
-	msg := strings.TrimSpace(b.stderr())
+	b.mu.Lock()
+	all := b.err.String()
+	after := strings.TrimSpace(all[min(b.errAtSignal, len(all)):])
+	b.mu.Unlock()
 	if code != wantCode {
-		t.Errorf("nixvm exited %d after the signal, want %d; stderr: %s", code, wantCode, msg)
+		t.Errorf("nixvm exited %d after the signal, want %d; stderr: %s", code, wantCode, all)
 	}
-	if lines := strings.Split(msg, "\n"); !want.MatchString(lines[len(lines)-1]) || strings.Count(lines[len(lines)-1], "\n") > 0 {
-		t.Errorf("last stderr line after the signal should say what was undone (%q), stderr:\n%s", want, msg)
+	lines := strings.Split(after, "\n")
+	said := 0
+	for _, l := range lines {
+		if strings.Contains(l, "interrupted") {
+			said++
+		}
+	}
+	if last := lines[len(lines)-1]; said != 1 || !strings.HasPrefix(last, "nixvm: ") || !want.MatchString(last) {
+		t.Errorf("after the signal nixvm should print one line saying what was undone (%q), last; it printed %d lines about the interrupt:\n%s", want, said, after)
 	}
 }
 
@@ -404,27 +422,35 @@ func TestRmInterrupted(t *testing.T) {
 	e.ok("create", name, "--manual", "--iso", testISO, "--firmware", "bios", "--memory", "256M", "--disk", "1G")
 	pidFile := filepath.Join(e.vmDir(name), "qemu.pid")
 	for i, stage := range []*regexp.Regexp{regexp.MustCompile(`stopping`), regexp.MustCompile(`removing`)} {
-		t.Run(strconv.Itoa(i), func(t *testing.T) {
-			if _, err := os.Stat(e.vmDir(name)); err != nil {
-				e.ok("create", name, "--manual", "--iso", testISO, "--firmware", "bios", "--memory", "256M", "--disk", "1G")
-			}
-			e.ok("start", name)
-			b := e.background("rm", "--force", name)
-			b.waitLine(t, stage, time.Minute)
-			b.signal(t, syscall.SIGINT)
-			code := b.wait(t, time.Minute)
-			if code != 0 && code != 130 {
-				t.Fatalf("rm exited %d: %s", code, b.stderr())
-			}
-			if _, err := os.Stat(e.vmDir(name)); err == nil {
-				assertTruthful(t, e, name)
-				e.ok("rm", "--force", name)
-			}
-			if n := countQEMU(t, pidFile); n != 0 {
-				t.Fatalf("%d QEMU left after an interrupted rm", n)
-			}
-			assertNoVMs(t, e)
-		})
+		for _, s := range signals {
+			t.Run(strconv.Itoa(i)+"-"+s.name, func(t *testing.T) {
+				if _, err := os.Stat(e.vmDir(name)); err != nil {
+					e.ok("create", name, "--manual", "--iso", testISO, "--firmware", "bios", "--memory", "256M", "--disk", "1G")
+				}
+				e.ok("start", name)
+				b := e.background("rm", "--force", name)
+				b.waitLine(t, stage, time.Minute)
+				b.signal(t, s.sig)
+				code := b.wait(t, time.Minute)
+				t.Logf("rm exited %d: %s", code, strings.TrimSpace(b.stderr()))
+				// A signal after the point of no return (the directory renamed
+				// away) lets rm finish: exit 0 and no VM.
+				if code != 0 {
+					assertInterrupted(t, b, code, s.code, regexp.MustCompile(`interrupted`))
+				}
+				if _, err := os.Stat(e.vmDir(name)); err == nil {
+					if code == 0 {
+						t.Fatalf("rm exited 0 but VM %s is still there", name)
+					}
+					assertTruthful(t, e, name)
+					e.ok("rm", "--force", name)
+				}
+				if n := countQEMU(t, pidFile); n != 0 {
+					t.Fatalf("%d QEMU left after an interrupted rm", n)
+				}
+				assertNoVMs(t, e)
+			})
+		}
 	}
 }
 
