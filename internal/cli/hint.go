@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/installer"
+	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 	"github.com/nixvm/nixvm/internal/vm"
 )
@@ -48,6 +51,9 @@ func hint(err error) string {
 		de  *vm.DependentsError
 		nc  *vm.NotCachedError
 		snf *store.NotFoundError
+		re  *images.RefError
+		hk  *sshx.NoHostKeyError
+		me  *spec.InstallMemoryError
 	)
 	switch {
 	case errors.As(err, &fe):
@@ -84,6 +90,12 @@ func hint(err error) string {
 		return fmt.Sprintf(" (nixvm image pull %s first, or give --iso PATH)", rel)
 	case errors.As(err, &snf):
 		return " (see nixvm list)"
+	case errors.As(err, &re):
+		return " (see nixvm image list)"
+	case errors.As(err, &hk):
+		return ": VMs made with --manual are not set up for nixvm ssh"
+	case errors.As(err, &me):
+		return "; --manual allows less"
 	}
 	return ""
 }

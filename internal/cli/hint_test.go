@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/installer"
+	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 	"github.com/nixvm/nixvm/internal/vm"
 )
@@ -83,6 +86,12 @@ func TestExplain(t *testing.T) {
 		{"step pull arch", step(vm.NextPullArch, "", "aarch64"), "boom: use a aarch64 ISO (nixvm image pull --arch aarch64)"},
 		{"step none", step(vm.NextNone, "lab", ""), "boom"},
 
+		// other packages
+		{"image ref", &images.RefError{Ref: "abc", Msg: `image ID "abc": give at least 8 hex digits`}, `image ID "abc": give at least 8 hex digits (see nixvm image list)`},
+		{"no host key", &sshx.NoHostKeyError{Name: "lab", Path: "/d/ssh_host.pub"},
+			"VM lab has no host key known to nixvm (/d/ssh_host.pub is missing): VMs made with --manual are not set up for nixvm ssh"},
+		{"install memory", &spec.InstallMemoryError{Memory: 512 << 20},
+			"memory: 512M is too small for an unattended install (use at least " + spec.MinInstallMemory.String() + ": the installer runs from RAM and nixos-install evaluates nixpkgs there); --manual allows less"},
 		{"other", cause, "boom"},
 	}
 	for _, tt := range tests {
