@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/images"
 	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/store"
 )
@@ -65,5 +66,15 @@ func TestStateErrors(t *testing.T) {
 	s.ApplyDefaults()
 	if _, err := Create(t.Context(), &host.Facts{}, s, CreateOptions{Manual: true}); !errors.As(err, &ex) || !factOnly(err) {
 		t.Errorf("Create of an existing name: %v, want an ExistsError, the fact only", err)
+	}
+}
+
+// TestNotCached: a dry run that would download the installer says so with
+// a NotCachedError (errors.Is ErrNotCached) naming the release, no command.
+func TestNotCached(t *testing.T) {
+	_, err := CachedInstallerISO(&spec.Spec{Release: "25.05", Arch: "x86_64"}, images.PullOptions{CacheDir: t.TempDir()})
+	var nc *NotCachedError
+	if !errors.Is(err, ErrNotCached) || !errors.As(err, &nc) || nc.Release != "25.05" || strings.Contains(err.Error(), "nixvm ") || strings.Contains(err.Error(), "--") {
+		t.Errorf("CachedInstallerISO of an uncached release: %v, want a NotCachedError for 25.05, the fact only", err)
 	}
 }
