@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,7 +80,7 @@ can differ from SRC: --cpus, --memory, --forward, --ssh-port, --display.`,
 		}
 		c, err := installer.Create(ctx, facts, s, opts)
 		if err != nil {
-			return createError(err)
+			return err
 		}
 		if manual {
 			fmt.Fprintf(out, "Created VM %s in %s\n", s.Name, c.Instance.Dir)
@@ -99,36 +98,6 @@ can differ from SRC: --cpus, --memory, --forward, --ssh-port, --display.`,
 		return nil
 	}
 	return cmd
-}
-
-// createError adds to an error of installer.Create the flag it is about
-// and what to do next; the message is otherwise the installer's.
-func createError(err error) error {
-	var ie *installer.ISOError
-	if errors.As(err, &ie) {
-		switch {
-		case ie.Op == installer.ISOGet:
-			return fmt.Errorf("%w (offline? give a local ISO with --iso PATH)", err)
-		case ie.ISO != "" && ie.Op == installer.ISORelease:
-			return fmt.Errorf("--iso %w", err) // "--iso PATH is NixOS YY.MM: ..."
-		case ie.ISO != "":
-			return fmt.Errorf("--iso: %w", err)
-		}
-		return err
-	}
-	var nf *vm.ISONotFoundError
-	if errors.As(err, &nf) {
-		return fmt.Errorf("--iso: %w (give the path of a NixOS installer ISO, or a URL with --sha256)", err)
-	}
-	var fe *installer.Error
-	if errors.As(err, &fe) {
-		hint := ""
-		if fe.Cleanup != nil {
-			hint = fmt.Sprintf(" (see nixvm status %s)", fe.Name)
-		}
-		return fmt.Errorf("%w%s\nThe VM is kept in state failed with its logs (nixvm logs %s). Run nixvm create again to retry, or nixvm rm %s.", err, hint, fe.Name, fe.Name)
-	}
-	return err
 }
 
 // fromFlags are the create flags --from takes: they change how the VM runs,

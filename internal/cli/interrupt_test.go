@@ -17,6 +17,8 @@ func TestInterruptExit(t *testing.T) {
 		return ctx
 	}
 	undone := &vm.InterruptedError{Err: context.Canceled, Msg: "interrupted: VM a is still running\nmore"}
+	stepped := &vm.InterruptedError{Err: context.Canceled, Msg: "interrupted: VM a is still running (pid 7): it was asked to power off and may still do so",
+		Step: vm.Step{Next: vm.NextForceStop, Name: "a"}}
 	tests := []struct {
 		name     string
 		ctx      context.Context
@@ -26,6 +28,8 @@ func TestInterruptExit(t *testing.T) {
 		wantLine string
 	}{
 		{"SIGINT, says what was undone", cancelled(&SignalError{syscall.SIGINT}), fmt.Errorf("stop: %w", undone), true, 130, "interrupted: VM a is still running"},
+		{"with the step that helps", cancelled(&SignalError{syscall.SIGINT}), stepped, true, 130,
+			"interrupted: VM a is still running (pid 7): it was asked to power off and may still do so; nixvm stop --force a quits it at once"},
 		{"SIGTERM", cancelled(&SignalError{syscall.SIGTERM}), undone, true, 143, "interrupted: VM a is still running"},
 		{"no VM touched", cancelled(&SignalError{syscall.SIGINT}), fmt.Errorf("get the installer: %w", context.Canceled), true, 130, "interrupted before any VM was changed"},
 		{"cancelled without a signal", cancelled(nil), context.Canceled, true, 130, "interrupted before any VM was changed"},

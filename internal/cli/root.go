@@ -88,11 +88,11 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(s.Err, "nixvm:", ee.err)
+			fmt.Fprintln(s.Err, "nixvm:", explain(ee.err))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(s.Err, "nixvm:", err)
+	fmt.Fprintln(s.Err, "nixvm:", explain(err))
 	return 1
 }
 
@@ -151,6 +151,7 @@ func interruptExit(ctx context.Context, err error) (code int, line string, ok bo
 	var ie *vm.InterruptedError
 	if errors.As(err, &ie) {
 		line, _, _ = strings.Cut(ie.Msg, "\n")
+		line += stepHint(ie.Step)
 	}
 	return code, line, true
 }

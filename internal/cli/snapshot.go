@@ -48,10 +48,13 @@ func snapshotVM(cmd *cobra.Command, name, op string) (store.Instance, *store.Loc
 	return in, lock, facts, nil
 }
 
-// printWarnings prints what a snapshot command could not tidy up.
-func printWarnings(w io.Writer, r vm.SnapshotResult) {
-	for _, warn := range r.Warnings {
-		fmt.Fprintln(w, "warning:", warn)
+// printWarnings prints what a snapshot command could not tidy up, and
+// words into each warning's message the command that tidies it (so that
+// --json shows it too).
+func printWarnings(w io.Writer, r *vm.SnapshotResult) {
+	for i, warn := range r.Warnings {
+		r.Warnings[i].Msg = warn.Msg + stepHint(warn.Step)
+		fmt.Fprintln(w, "warning:", r.Warnings[i].Msg)
 	}
 }
 

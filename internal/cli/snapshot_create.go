@@ -48,7 +48,7 @@ step. A failure or Ctrl-C part way leaves no snapshot behind.`,
 		if err != nil {
 			return err
 		}
-		printWarnings(cmd.ErrOrStderr(), r)
+		printWarnings(cmd.ErrOrStderr(), &r)
 		if asJSON {
 			return writeJSON(cmd.OutOrStdout(), r)
 		}

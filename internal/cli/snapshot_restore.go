@@ -49,7 +49,7 @@ stopped. A tag missing on any image changes nothing.`,
 		if err != nil {
 			return err
 		}
-		printWarnings(cmd.ErrOrStderr(), r)
+		printWarnings(cmd.ErrOrStderr(), &r)
 		if asJSON {
 			return writeJSON(cmd.OutOrStdout(), r)
 		}

@@ -157,7 +157,7 @@ func TestSSHCommandErrors(t *testing.T) {
 		{[]string{"ssh", "lab", "ls"}, `unexpected argument "ls": put the remote command after -- (nixvm ssh lab -- CMD...)`},
 		{[]string{"ssh", "lab", "x", "--", "ls"}, `unexpected argument "x"`},
 		{[]string{"ssh", "Lab"}, `VM name "Lab" is not valid`},
-		{[]string{"ssh", "nope"}, `no VM named "nope"`},
+		{[]string{"ssh", "nope"}, `no VM named "nope" (see nixvm list)`},
 		{[]string{"ssh", "lab"}, "VM lab is stopped: start it first (nixvm start lab)"},
 		{[]string{"ssh", "lab", "--", "true"}, "VM lab is stopped: start it first (nixvm start lab)"},
 		{[]string{"ssh-config", "lab"}, "VM lab is stopped and has no fixed SSH port: start it first (nixvm start lab), or give it one with --ssh-port"},

@@ -146,12 +146,26 @@ func contains(list []string, s string) bool {
 // printDisplay says which display the VM got and why, and what to do with
 // it: the keys of a window, the viewer command of a socket.
 func printDisplay(out io.Writer, in store.Instance, d vm.DisplayChoice) {
+	why := displayWhy(d)
 	switch d.Mode {
 	case "none":
-		fmt.Fprintf(out, "Display: none (%s); nixvm screenshot %s shows the screen, --display gtk opens a window\n", d.Why, in.Name)
+		fmt.Fprintf(out, "Display: none (%s); nixvm screenshot %s shows the screen, --display gtk opens a window\n", why, in.Name)
 	case "gtk", "sdl":
-		fmt.Fprintf(out, "Display: a %s window (%s)\n%s\n", d.Mode, d.Why, vm.DisplayKeys(d.Mode))
+		fmt.Fprintf(out, "Display: a %s window (%s)\n%s\n", d.Mode, why, vm.DisplayKeys(d.Mode))
 	default:
-		fmt.Fprintf(out, "Display: %s (%s)\n%s\n", d.Mode, d.Why, vm.ViewerHelp(in, d.Mode))
+		fmt.Fprintf(out, "Display: %s (%s)\n%s\n", d.Mode, why, vm.ViewerHelp(in, d.Mode))
 	}
+}
+
+// displayWhy words where a display choice came from.
+func displayWhy(d vm.DisplayChoice) string {
+	switch d.From {
+	case vm.DisplayFromFlag:
+		return "--display"
+	case vm.DisplayRemembered:
+		return "remembered from an earlier nixvm start --display"
+	case vm.DisplayFromSpec:
+		return "the spec's display"
+	}
+	return d.Why
 }

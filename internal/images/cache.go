@@ -112,6 +112,15 @@ func List(cacheDir string) ([]Image, error) {
 	return out, nil
 }
 
+// RefError is a release or image ID that names no cached image, or names
+// it badly.
+type RefError struct {
+	Ref string
+	Msg string
+}
+
+func (e *RefError) Error() string { return e.Msg }
+
 // Find returns the cached images matching a release ("25.11", "unstable")
 // or an ID (a digest prefix of at least 8 hex digits).
 func Find(cacheDir, releaseOrID string) ([]Image, error) {
@@ -121,11 +130,11 @@ func Find(cacheDir, releaseOrID string) ([]Image, error) {
 	}
 	byID := isHex(releaseOrID)
 	if byID && len(releaseOrID) < minIDLen {
-		return nil, fmt.Errorf("image ID %q: give at least %d hex digits (see nixvm image list)", releaseOrID, minIDLen)
+		return nil, &RefError{Ref: releaseOrID, Msg: fmt.Sprintf("image ID %q: give at least %d hex digits", releaseOrID, minIDLen)}
 	}
 	if !byID {
 		if err := ValidateRelease(releaseOrID); err != nil || releaseOrID == "" || releaseOrID == "stable" {
-			return nil, fmt.Errorf("image %q: give a release (e.g. %s or unstable) or an ID of at least %d hex digits (see nixvm image list)", releaseOrID, PinnedStable, minIDLen)
+			return nil, &RefError{Ref: releaseOrID, Msg: fmt.Sprintf("image %q: give a release (e.g. %s or unstable) or an ID of at least %d hex digits", releaseOrID, PinnedStable, minIDLen)}
 		}
 	}
 	var out []Image
@@ -146,14 +155,14 @@ func Remove(cacheDir, releaseOrID string) error {
 	}
 	switch len(found) {
 	case 0:
-		return fmt.Errorf("no cached image matches %q (see nixvm image list)", releaseOrID)
+		return &RefError{Ref: releaseOrID, Msg: fmt.Sprintf("no cached image matches %q", releaseOrID)}
 	case 1:
 	default:
 		ids := make([]string, len(found))
 		for i, im := range found {
 			ids[i] = im.ID() + " (" + im.Arch + ")"
 		}
-		return fmt.Errorf("%q matches %d cached images: %s; give an ID", releaseOrID, len(found), strings.Join(ids, ", "))
+		return &RefError{Ref: releaseOrID, Msg: fmt.Sprintf("%q matches %d cached images: %s; give an ID", releaseOrID, len(found), strings.Join(ids, ", "))}
 	}
 	digest := found[0].SHA256
 	// Remove the metadata first: a half-removed entry is then no longer listed.

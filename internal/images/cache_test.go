@@ -1,6 +1,7 @@
 package images
 
 import (
+	"errors"
 	"github.com/nixvm/nixvm/internal/images/imagestest"
 	"os"
 	"path/filepath"
@@ -72,8 +73,9 @@ func TestRemove(t *testing.T) {
 		{"0000000000", "no cached image matches"},
 	} {
 		err := Remove(cache, tc.arg)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("Remove(%q) = %v; want one line with %q", tc.arg, err, tc.want)
+		var re *RefError
+		if !errors.As(err, &re) || re.Ref != tc.arg || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Remove(%q) = %v; want a RefError, one line with %q", tc.arg, err, tc.want)
 		}
 	}
 	if l, _ := List(cache); len(l) != 3 {

@@ -299,7 +299,7 @@ func (d *driver) expect(ctx context.Context, phase string, re *regexp.Regexp) ([
 	close(stop)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		if phase == scriptStart {
-			return nil, fmt.Errorf("the install script did not start within %s (was the seed drive %s mounted? see nixvm logs %s)", d.deadline(phase), install.SeedLabel, d.in.Name)
+			return nil, fmt.Errorf("the install script did not start within %s (was the seed drive %s mounted?)", d.deadline(phase), install.SeedLabel)
 		}
 		return nil, fmt.Errorf("no progress within %s (deadline of phase %s)", d.deadline(phase), phase)
 	}
@@ -443,11 +443,13 @@ func (d *driver) fail(cause error) error {
 	d.report(Event{Kind: KindFailed, Message: reason})
 	cleanup := errors.Join(stopErr, stateErr)
 	if interrupted {
-		msg := fmt.Sprintf("interrupted: install interrupted in phase %s: the installer was stopped and VM %s is kept as failed (nixvm create %s starts over, nixvm rm %s removes it)", d.phase, d.in.Name, d.in.Name, d.in.Name)
+		msg := fmt.Sprintf("interrupted: install interrupted in phase %s: the installer was stopped and VM %s is kept as failed", d.phase, d.in.Name)
+		step := vm.Step{Next: vm.NextRetryInstall, Name: d.in.Name}
 		if cleanup != nil {
-			msg = fmt.Sprintf("interrupted: install interrupted in phase %s, and cleaning up failed: %v (see nixvm status %s)", d.phase, cleanup, d.in.Name)
+			msg = fmt.Sprintf("interrupted: install interrupted in phase %s, and cleaning up failed: %v", d.phase, cleanup)
+			step.Next = vm.NextStatus
 		}
-		return &vm.InterruptedError{Err: cause, Msg: msg}
+		return &vm.InterruptedError{Err: cause, Msg: msg, Step: step}
 	}
 	return &Error{Name: d.in.Name, Phase: d.phase, Cause: cause, Tail: tail, Cleanup: cleanup}
 }

@@ -300,8 +300,11 @@ func TestDriverInterrupted(t *testing.T) {
 	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v (%T), want a *vm.InterruptedError that is context.Canceled", err, err)
 	}
-	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "interrupted in phase installing") {
-		t.Errorf("error should be one line naming the phase: %q", msg)
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "interrupted in phase installing") || strings.Contains(msg, "nixvm ") {
+		t.Errorf("error should be one line naming the phase, no command (the CLI adds it): %q", msg)
+	}
+	if want := (vm.Step{Next: vm.NextRetryInstall, Name: lock.Instance().Name}); ie.Step != want {
+		t.Errorf("step = %+v, want %+v (create again, or rm)", ie.Step, want)
 	}
 	if m.stops != 1 {
 		t.Errorf("stopped %d times, want 1", m.stops)

@@ -318,7 +318,15 @@ func (s *Spec) MinInstallRootFor() Size {
 // decides.
 func (s *Spec) ValidateInstall() error {
 	if s.Memory < MinInstallMemory {
-		return fmt.Errorf("memory: %s is too small for an unattended install (use at least %s: the installer runs from RAM and nixos-install evaluates nixpkgs there; --manual allows less)", s.Memory, MinInstallMemory)
+		return &InstallMemoryError{Memory: s.Memory}
 	}
 	return nil
+}
+
+// InstallMemoryError is a spec whose memory is too small for an
+// unattended install (a hand install may use less).
+type InstallMemoryError struct{ Memory Size }
+
+func (e *InstallMemoryError) Error() string {
+	return fmt.Sprintf("memory: %s is too small for an unattended install (use at least %s: the installer runs from RAM and nixos-install evaluates nixpkgs there)", e.Memory, MinInstallMemory)
 }

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -197,8 +198,9 @@ func TestValidateInstall(t *testing.T) {
 	}
 	s.Memory = 1536 * MiB
 	want := "memory: 1536M is too small for an unattended install (use at least 2G"
-	if err := s.ValidateInstall(); err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Fatalf("ValidateInstall() = %v, want %q", err, want)
+	var me *InstallMemoryError
+	if err := s.ValidateInstall(); !errors.As(err, &me) || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "--") {
+		t.Fatalf("ValidateInstall() = %v, want an InstallMemoryError %q (no flag: the CLI names --manual)", err, want)
 	}
 	if err := s.Validate(); err != nil {
 		t.Fatalf("Validate() of a 1536M VM = %v; only installs need 2G", err)

@@ -183,11 +183,25 @@ func WriteHostKey(in store.Instance, privPEM, pubLine []byte) error {
 	return nil
 }
 
+// NoHostKeyError says that nixvm knows no host key of the VM: it did not
+// install it (a VM made for a hand install).
+type NoHostKeyError struct {
+	Name string
+	Path string // the missing file
+	Err  error
+}
+
+func (e *NoHostKeyError) Error() string {
+	return fmt.Sprintf("VM %s has no host key known to nixvm (%s is missing)", e.Name, e.Path)
+}
+
+func (e *NoHostKeyError) Unwrap() error { return e.Err }
+
 // ReadHostPub reads the VM's public host key line as written by WriteHostKey.
 func ReadHostPub(in store.Instance) ([]byte, error) {
 	b, err := os.ReadFile(HostPubPath(in))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("VM %s has no host key known to nixvm (%s is missing; VMs made with --manual are not set up for nixvm ssh)", in.Name, HostPubPath(in))
+		return nil, &NoHostKeyError{Name: in.Name, Path: HostPubPath(in), Err: err}
 	}
 	if err != nil {
 		return nil, err

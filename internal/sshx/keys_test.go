@@ -3,6 +3,7 @@ package sshx
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -306,7 +307,8 @@ func TestWriteHostKey(t *testing.T) {
 
 func TestReadHostPubMissing(t *testing.T) {
 	in := store.Instance{Name: "hand", Dir: t.TempDir()}
-	if _, err := ReadHostPub(in); err == nil || !strings.Contains(err.Error(), "VM hand has no host key known to nixvm") {
+	var nk *NoHostKeyError
+	if _, err := ReadHostPub(in); !errors.As(err, &nk) || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "VM hand has no host key known to nixvm") {
 		t.Errorf("ReadHostPub without a key = %v", err)
 	}
 }

@@ -27,10 +27,15 @@ func Lookup(name string) (Instance, error) {
 		return in, err
 	}
 	if !in.Exists() {
-		return in, fmt.Errorf("no VM named %q (see nixvm list)", name)
+		return in, &NotFoundError{Name: name}
 	}
 	return in, nil
 }
+
+// NotFoundError says that there is no VM by that name.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("no VM named %q", e.Name) }
 
 // List returns the VMs in the data dir, sorted by name. Entries that are not
 // valid VM names (such as temporary directories of an unfinished create) are

@@ -41,7 +41,7 @@ type DependentsError struct {
 }
 
 func (e *DependentsError) Error() string {
-	return fmt.Sprintf("VM %s is the base of the linked clone(s) %s, whose disks read from its disks: remove those first (or make one independent: nixvm clone --full CLONE NEW)",
+	return fmt.Sprintf("VM %s is the base of the linked clone(s) %s, whose disks read from its disks",
 		e.Name, strings.Join(e.Dependents, ", "))
 }
 
@@ -56,7 +56,7 @@ type ProtectedError struct {
 }
 
 func (e *ProtectedError) Error() string {
-	return fmt.Sprintf("VM %s is a protected base and is not %s (make VMs from it: nixvm create NEW --from %s; or unprotect it: nixvm protect --off %s)", e.Name, e.Op, e.Name, e.Name)
+	return fmt.Sprintf("VM %s is a protected base and is not %s", e.Name, e.Op)
 }
 
 // Clone makes VM dst from the stopped VM of srcLock (held by the caller).
@@ -79,9 +79,9 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	switch info := Status(src); info.State {
 	case StateStopped:
 	case StateRunning:
-		return nil, fmt.Errorf("VM %s is running: stop it first (nixvm stop %s); a clone is made from stopped disks", src.Name, src.Name)
+		return nil, &StateError{Name: src.Name, State: info.State, PID: info.PID, Op: "cloned", Why: "a clone is made from stopped disks"}
 	default:
-		return nil, fmt.Errorf("VM %s is %s and cannot be cloned", src.Name, info.State)
+		return nil, &StateError{Name: src.Name, State: info.State, Op: "cloned", Why: "it cannot be cloned"}
 	}
 	s, err := LoadSpec(src)
 	if err != nil {
@@ -121,7 +121,7 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 				return nil, err
 			}
 			if len(snaps) > 0 {
-				return nil, fmt.Errorf("VM %s has snapshots (%s): a linked clone freezes its disks under them and they could not be restored; remove them (nixvm snapshot rm) or make a full copy (--full)", src.Name, snapshotNames(snaps))
+				return nil, withStep(fmt.Errorf("VM %s has snapshots (%s): a linked clone freezes its disks under them and they could not be restored", src.Name, snapshotNames(snaps)), NextCloneWithoutSnapshots, src.Name, "")
 			}
 		}
 	}

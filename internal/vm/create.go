@@ -6,7 +6,9 @@ package vm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -36,7 +38,7 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 	if in, err := store.Open(s.Name); err != nil {
 		return nil, err
 	} else if in.Exists() {
-		return nil, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", s.Name, s.Name)
+		return nil, &ExistsError{Name: s.Name}
 	}
 	qemuImg, err := facts.RequireQEMUImg()
 	if err != nil {
@@ -131,13 +133,23 @@ func Create(ctx context.Context, facts *host.Facts, s *spec.Spec, opts CreateOpt
 }
 
 // ISONotFoundError is a create refused because the spec's iso, a local
-// path, names no file.
+// path, names no file; or (Boot) a start whose ISO to attach is not there.
 type ISONotFoundError struct {
-	Path string // as the spec gives it
+	Path string // as the spec or the caller gives it
 	Err  error  // os.Stat's
+	Boot bool   // the ISO of a start: a local file only
 }
 
-func (e *ISONotFoundError) Error() string { return e.Path + ": no such file" }
+func (e *ISONotFoundError) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) || e.Err == nil {
+		return e.Path + ": no such file"
+	}
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) {
+		return e.Path + ": " + pe.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
 func (e *ISONotFoundError) Unwrap() error { return e.Err }
 
 // LoadSpec reads the resolved spec saved in the instance directory; a VM
@@ -148,7 +160,7 @@ func LoadSpec(in store.Instance) (*spec.Spec, error) {
 	}
 	s, err := spec.Load(in.SpecFile())
 	if err != nil {
-		return nil, fmt.Errorf("VM %s is incomplete (no readable spec.yaml): %w; remove it with: nixvm rm %s", in.Name, err, in.Name)
+		return nil, &StateError{Name: in.Name, State: StateIncomplete, Op: "loaded", Why: "no readable spec.yaml: " + err.Error(), Err: err}
 	}
 	return s, nil
 }

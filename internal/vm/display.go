@@ -12,8 +12,18 @@ import (
 // DisplayChoice is the display of one start and why it was chosen.
 type DisplayChoice struct {
 	Mode string // none | gtk | sdl | spice | vnc: what QEMU gets
-	Why  string // one line for the user, e.g. "auto: a desktop VM and $DISPLAY is set"
+	From string // DisplayFromFlag, DisplayRemembered, DisplayFromSpec or DisplayAuto
+	Why  string // auto's reason, one line for the user, e.g. "auto: a desktop VM and $DISPLAY is set"
 }
+
+// Where a display choice came from (DisplayChoice.From); the CLI words the
+// first two with its flag.
+const (
+	DisplayFromFlag   = "flag"       // this start's display option
+	DisplayRemembered = "remembered" // an earlier start's, from state.json
+	DisplayFromSpec   = "spec"       // the spec's display
+	DisplayAuto       = "auto"       // decided from the desktop and the host (Why)
+)
 
 // ChooseDisplay decides the display of a start, purely: the --display of
 // this start wins, then the one remembered from an earlier start
@@ -21,23 +31,23 @@ type DisplayChoice struct {
 // desktop VM when the host has a display ($DISPLAY or $WAYLAND_DISPLAY) and
 // headless otherwise.
 func ChooseDisplay(flag, remembered, specDisplay, desktop string, hostHasDisplay bool) DisplayChoice {
-	d, from := specDisplay, "the spec's display"
+	d, from := specDisplay, DisplayFromSpec
 	if remembered != "" {
-		d, from = remembered, "remembered from an earlier nixvm start --display"
+		d, from = remembered, DisplayRemembered
 	}
 	if flag != "" {
-		d, from = flag, "--display"
+		d, from = flag, DisplayFromFlag
 	}
 	if d != "auto" && d != "" {
-		return DisplayChoice{Mode: d, Why: from}
+		return DisplayChoice{Mode: d, From: from}
 	}
 	switch {
 	case desktop == "none" || desktop == "":
-		return DisplayChoice{Mode: "none", Why: "auto: no desktop, so the serial console"}
+		return DisplayChoice{Mode: "none", From: DisplayAuto, Why: "auto: no desktop, so the serial console"}
 	case hostHasDisplay:
-		return DisplayChoice{Mode: "gtk", Why: "auto: a " + desktop + " desktop and the host has a display"}
+		return DisplayChoice{Mode: "gtk", From: DisplayAuto, Why: "auto: a " + desktop + " desktop and the host has a display"}
 	default:
-		return DisplayChoice{Mode: "none", Why: "auto: a " + desktop + " desktop but no $DISPLAY or $WAYLAND_DISPLAY, so headless"}
+		return DisplayChoice{Mode: "none", From: DisplayAuto, Why: "auto: a " + desktop + " desktop but no $DISPLAY or $WAYLAND_DISPLAY, so headless"}
 	}
 }
 

@@ -7,22 +7,22 @@ func TestChooseDisplay(t *testing.T) {
 		name                                string
 		flag, remembered, specDisp, desktop string
 		hostDisplay                         bool
-		want                                string
+		want, from                          string
 	}{
-		{"auto desktop with a host display opens a window", "", "", "auto", "i3", true, "gtk"},
-		{"auto desktop without a host display is headless", "", "", "auto", "dwm", false, "none"},
-		{"auto without a desktop is the serial console", "", "", "auto", "none", true, "none"},
-		{"the spec's display", "", "", "vnc", "none", false, "vnc"},
-		{"remembered beats the spec", "", "sdl", "vnc", "i3", false, "sdl"},
-		{"the flag beats what is remembered", "spice", "sdl", "vnc", "i3", true, "spice"},
-		{"flag auto goes back to the automatic choice", "auto", "sdl", "none", "i3", true, "gtk"},
-		{"an old spec without display is auto", "", "", "", "i3", true, "gtk"},
+		{"auto desktop with a host display opens a window", "", "", "auto", "i3", true, "gtk", DisplayAuto},
+		{"auto desktop without a host display is headless", "", "", "auto", "dwm", false, "none", DisplayAuto},
+		{"auto without a desktop is the serial console", "", "", "auto", "none", true, "none", DisplayAuto},
+		{"the spec's display", "", "", "vnc", "none", false, "vnc", DisplayFromSpec},
+		{"remembered beats the spec", "", "sdl", "vnc", "i3", false, "sdl", DisplayRemembered},
+		{"the flag beats what is remembered", "spice", "sdl", "vnc", "i3", true, "spice", DisplayFromFlag},
+		{"flag auto goes back to the automatic choice", "auto", "sdl", "none", "i3", true, "gtk", DisplayAuto},
+		{"an old spec without display is auto", "", "", "", "i3", true, "gtk", DisplayAuto},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := ChooseDisplay(tt.flag, tt.remembered, tt.specDisp, tt.desktop, tt.hostDisplay)
-			if got.Mode != tt.want || got.Why == "" {
-				t.Errorf("ChooseDisplay = %+v, want mode %s with a reason", got, tt.want)
+			if got.Mode != tt.want || got.From != tt.from || (got.From == DisplayAuto) != (got.Why != "") {
+				t.Errorf("ChooseDisplay = %+v, want mode %s from %s (auto with its reason)", got, tt.want, tt.from)
 			}
 		})
 	}

@@ -65,7 +65,7 @@ func InspectInstaller(isoPath, guestArch string) (*Installer, error) {
 		return nil, err
 	}
 	if info.Arch != guestArch {
-		return nil, fmt.Errorf("installer ISO %s is for %s, but the VM is %s: use a %s ISO (nixvm image pull --arch %s)", abs, info.Arch, guestArch, guestArch, guestArch)
+		return nil, withStep(fmt.Errorf("installer ISO %s is for %s, but the VM is %s", abs, info.Arch, guestArch), NextPullArch, "", guestArch)
 	}
 	dir, err := bootCacheDir(abs)
 	if err != nil {
@@ -144,6 +144,19 @@ func InstallerISO(ctx context.Context, in store.Instance, s *spec.Spec, src Inst
 // installer ISO.
 var ErrNotCached = errors.New("installer ISO not in the image cache")
 
+// NotCachedError is the error of a dry run that would have had to download
+// the installer ISO of What (the release Release); it matches ErrNotCached.
+type NotCachedError struct {
+	What    string
+	Release string
+}
+
+func (e *NotCachedError) Error() string {
+	return fmt.Sprintf("the installer ISO of %s is not in the image cache and a dry run downloads nothing", e.What)
+}
+
+func (e *NotCachedError) Is(target error) bool { return target == ErrNotCached }
+
 // CachedInstallerISO is SpecInstallerISO without the network: a local ISO
 // as is, a release from the image cache, else an error wrapping
 // ErrNotCached that says how to get it.
@@ -176,7 +189,7 @@ func CachedInstallerISO(s *spec.Spec, pull images.PullOptions) (string, error) {
 	if s.Release == "" || s.Release == "stable" {
 		what = "the stable release"
 	}
-	return "", fmt.Errorf("the installer ISO of %s is not in the image cache and a dry run downloads nothing (nixvm image pull %s first, or give --iso PATH): %w", what, s.Release, ErrNotCached)
+	return "", &NotCachedError{What: what, Release: s.Release}
 }
 
 // SpecInstallerISO returns the verified installer ISO the spec asks for: its
@@ -249,7 +262,7 @@ func ResolveBoot(ctx context.Context, in store.Instance, s *spec.Spec, req BootR
 			return opts, err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return opts, fmt.Errorf("--iso: %w", err)
+			return opts, &ISONotFoundError{Path: isoPath, Err: err, Boot: true}
 		}
 		isoPath = abs
 	}

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -66,10 +67,19 @@ type SnapshotResult struct {
 	Started bool `json:"started,omitempty"`
 	// Frozen is how many guest file systems a disk-only snapshot of a
 	// running VM froze.
-	Frozen   int      `json:"frozenFilesystems,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Warnings []string `json:"warnings,omitempty"`
+	Frozen   int       `json:"frozenFilesystems,omitempty"`
+	Seconds  float64   `json:"seconds"`
+	Warnings []Warning `json:"warnings,omitempty"`
 }
+
+// Warning is what a command that succeeded could not tidy up: a fact, and
+// the step that tidies it. It is a JSON string, its message.
+type Warning struct {
+	Msg string
+	Step
+}
+
+func (w Warning) MarshalJSON() ([]byte, error) { return json.Marshal(w.Msg) }
 
 // SnapshotListing is what snapshot list shows.
 type SnapshotListing struct {
@@ -367,7 +377,7 @@ func SnapshotCreate(ctx context.Context, facts *host.Facts, lock *store.Lock, ta
 
 func (sn *snapper) existsErr(tag string, entries []SnapshotEntry) error {
 	if _, err := findSnapshot(sn.in.Name, tag, entries); err == nil {
-		return kindErr(ErrSnapshotExists, "VM %s already has a snapshot %q: pick another TAG, or remove it first (nixvm snapshot rm %s %s)", sn.in.Name, tag, sn.in.Name, tag)
+		return withStep(kindErr(ErrSnapshotExists, "VM %s already has a snapshot %q", sn.in.Name, tag), NextPickTag, sn.in.Name, tag)
 	}
 	return nil
 }
@@ -390,13 +400,15 @@ func (sn *snapper) createOffline(ctx context.Context, tag string) (SnapshotResul
 	undo := func(cause error) error {
 		rerr := sn.deleteOffline(bctx, done, tag)
 		msg := fmt.Sprintf("snapshot %s of VM %s was not taken (%d image(s) done were rolled back); nothing changed", tag, sn.in.Name, len(done))
+		next := NextNone
 		if rerr != nil {
-			msg = fmt.Sprintf("snapshot %s of VM %s was not taken, and rolling it back failed: %v; nixvm snapshot rm %s %s removes the rest", tag, sn.in.Name, rerr, sn.in.Name, tag)
+			msg = fmt.Sprintf("snapshot %s of VM %s was not taken, and rolling it back failed: %v", tag, sn.in.Name, rerr)
+			next = NextSnapshotRm
 		}
 		if cause == nil {
-			return interrupted(ctx, msg)
+			return interruptedStep(ctx, msg, next, sn.in.Name, tag)
 		}
-		return fmt.Errorf("%w; %s", cause, msg)
+		return withStep(fmt.Errorf("%w; %s", cause, msg), next, sn.in.Name, tag)
 	}
 	for _, img := range sn.imgs {
 		if ctx.Err() != nil {
@@ -457,13 +469,15 @@ func (sn *snapper) createRAM(ctx context.Context, tag string) (SnapshotResult, e
 	// does (snapshot-delete skips an image without it).
 	derr := c.SnapshotDelete(bctx, jobID("delete"), tag, v.nodes)
 	msg := fmt.Sprintf("snapshot %s of VM %s was not kept (what was saved was deleted again); the VM runs on", tag, sn.in.Name)
+	next := NextNone
 	if derr != nil {
-		msg = fmt.Sprintf("snapshot %s of VM %s may be left incomplete, deleting it failed: %v; nixvm snapshot rm %s %s removes it", tag, sn.in.Name, derr, sn.in.Name, tag)
+		msg = fmt.Sprintf("snapshot %s of VM %s may be left incomplete, deleting it failed: %v", tag, sn.in.Name, derr)
+		next = NextSnapshotRm
 	}
 	if serr == nil {
-		return r, interrupted(ctx, msg)
+		return r, interruptedStep(ctx, msg, next, sn.in.Name, tag)
 	}
-	return r, fmt.Errorf("snapshot %s of VM %s: %w; %s", tag, sn.in.Name, serr, msg)
+	return r, withStep(fmt.Errorf("snapshot %s of VM %s: %w; %s", tag, sn.in.Name, serr, msg), next, sn.in.Name, tag)
 }
 
 func (sn *snapper) createDiskOnline(ctx context.Context, tag string) (r SnapshotResult, err error) {
@@ -487,7 +501,7 @@ func (sn *snapper) createDiskOnline(ctx context.Context, tag string) (r Snapshot
 		if ctx.Err() != nil {
 			return r, interrupted(ctx, fmt.Sprintf("no snapshot of VM %s was taken; nothing changed", sn.in.Name))
 		}
-		return r, fmt.Errorf("a disk-only snapshot of running VM %s freezes the guest's file systems through its guest agent, which did not answer (%w): snapshot it with its RAM state (without --disk-only), or stopped", sn.in.Name, err)
+		return r, withStep(fmt.Errorf("a disk-only snapshot of running VM %s freezes the guest's file systems through its guest agent, which did not answer (%w)", sn.in.Name, err), NextSnapshotRAM, sn.in.Name, "")
 	}
 	defer ga.Close()
 	bctx, cancel := bounded(ctx, sn.jobDeadline())
@@ -499,11 +513,11 @@ func (sn *snapper) createDiskOnline(ctx context.Context, tag string) (r Snapshot
 		tctx, tcancel := bounded(ctx, Scaled(30*time.Second, runningAccel(sn.in)))
 		defer tcancel()
 		if _, terr := ga.FSThaw(tctx); terr != nil {
-			werr := fmt.Errorf("the guest's file systems may still be frozen, thawing them failed: %w (nixvm agent %s guest-fsfreeze-thaw)", terr, sn.in.Name)
+			werr := withStep(fmt.Errorf("the guest's file systems may still be frozen, thawing them failed: %w", terr), NextThaw, sn.in.Name, "")
 			if err == nil {
 				err = werr
 			} else {
-				err = fmt.Errorf("%w; and %v", err, werr)
+				err = fmt.Errorf("%w; and %w", err, werr)
 			}
 		} else {
 			sn.opts.logf("thawed VM %s's file systems", sn.in.Name)
@@ -526,10 +540,12 @@ func (sn *snapper) createDiskOnline(ctx context.Context, tag string) (r Snapshot
 	if ctx.Err() != nil {
 		derr := c.SnapshotDelete(bctx, jobID("delete"), tag, v.nodes)
 		msg := fmt.Sprintf("snapshot %s of VM %s was not kept (deleted again; file systems thawed); the VM runs on", tag, sn.in.Name)
+		next := NextNone
 		if derr != nil {
-			msg = fmt.Sprintf("snapshot %s of VM %s was taken and deleting it again failed: %v; nixvm snapshot rm %s %s removes it", tag, sn.in.Name, derr, sn.in.Name, tag)
+			msg = fmt.Sprintf("snapshot %s of VM %s was taken and deleting it again failed: %v", tag, sn.in.Name, derr)
+			next = NextSnapshotRm
 		}
-		return r, interrupted(ctx, msg)
+		return r, interruptedStep(ctx, msg, next, sn.in.Name, tag)
 	}
 	return r, nil
 }
@@ -582,7 +598,7 @@ func (sn *snapper) restoreRunning(ctx context.Context, tag string) (SnapshotResu
 		return r, err
 	}
 	if !e.RAM {
-		return r, kindErr(ErrNeedsStop, "snapshot %q of VM %s has no RAM state (it was taken stopped or --disk-only), so it can only be restored with the VM stopped: run nixvm stop %s first", tag, sn.in.Name, sn.in.Name)
+		return r, withStep(kindErr(ErrNeedsStop, "snapshot %q of VM %s has no RAM state (it was taken stopped or disk-only), so it can only be restored with the VM stopped", tag, sn.in.Name), NextStopThenRestore, sn.in.Name, tag)
 	}
 	r.RAM, r.RAMBytes = true, e.RAMBytes
 	if ctx.Err() != nil {
@@ -596,7 +612,7 @@ func (sn *snapper) restoreRunning(ctx context.Context, tag string) (SnapshotResu
 		if qerr != nil {
 			status = "in an unknown state"
 		}
-		return r, fmt.Errorf("restore VM %s to snapshot %s: %w; QEMU reports the VM %s and its state may be partly restored: restore again, or stop it (nixvm stop --force %s)", sn.in.Name, tag, err, status, sn.in.Name)
+		return r, withStep(fmt.Errorf("restore VM %s to snapshot %s: %w; QEMU reports the VM %s and its state may be partly restored", sn.in.Name, tag, err, status), NextRestoreOrForceStop, sn.in.Name, tag)
 	}
 	if ctx.Err() != nil {
 		return r, interrupted(ctx, fmt.Sprintf("the restore had begun and was completed: VM %s runs from snapshot %s", sn.in.Name, tag))
@@ -640,7 +656,7 @@ func (sn *snapper) restoreStopped(ctx context.Context, tag string) (SnapshotResu
 	}
 	dropUndo := func() {
 		if err := sn.deleteOffline(bctx, marked, undoTag); err != nil {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("the undo point %s could not be removed (%v): nixvm snapshot rm %s %s", undoTag, err, sn.in.Name, undoTag))
+			r.Warnings = append(r.Warnings, Warning{Msg: fmt.Sprintf("the undo point %s could not be removed (%v)", undoTag, err), Step: Step{Next: NextSnapshotRm, Name: sn.in.Name, Tag: undoTag}})
 		}
 	}
 	// goBack reverts the images in applied to the undo point.
@@ -652,7 +668,7 @@ func (sn *snapper) restoreStopped(ctx context.Context, tag string) (SnapshotResu
 			}
 		}
 		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("going back failed (%w): the state before is kept as snapshot %s: nixvm snapshot restore %s %s", err, undoTag, sn.in.Name, undoTag)
+			return withStep(fmt.Errorf("going back failed (%w): the state before is kept as snapshot %s", err, undoTag), NextSnapshotRestore, sn.in.Name, undoTag)
 		}
 		dropUndo()
 		return nil
@@ -730,7 +746,7 @@ func (sn *snapper) restoreRAMStopped(ctx, bctx context.Context, tag, undoTag str
 	}
 	if err != nil || ctx.Err() != nil {
 		if serr := stopIt(); serr != nil {
-			return r, fmt.Errorf("restore VM %s: %v; and its QEMU could not be stopped: %w (see nixvm status %s)", sn.in.Name, err, serr, sn.in.Name)
+			return r, withStep(fmt.Errorf("restore VM %s: %v; and its QEMU could not be stopped: %w", sn.in.Name, err, serr), NextStatus, sn.in.Name, "")
 		}
 		if err != nil {
 			err = fmt.Errorf("restore VM %s to snapshot %s: %w", sn.in.Name, tag, err)
@@ -738,12 +754,12 @@ func (sn *snapper) restoreRAMStopped(ctx, bctx context.Context, tag, undoTag str
 		return back(err, "the QEMU that was loading it was stopped")
 	}
 	if err := c.Cont(bctx); err != nil {
-		return r, fmt.Errorf("VM %s was restored to snapshot %s but does not run (cont: %w): nixvm stop --force %s, then restore again", sn.in.Name, tag, err, sn.in.Name)
+		return r, withStep(fmt.Errorf("VM %s was restored to snapshot %s but does not run (cont: %w)", sn.in.Name, tag, err), NextForceStopThenRestore, sn.in.Name, tag)
 	}
 	sn.running, r.Running, r.Started = true, true, true
 	// The undo point is not needed any more; QEMU holds the images now.
 	if err := c.SnapshotDelete(bctx, jobID("delete"), undoTag, v.nodes); err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("the undo point %s could not be removed (%v): nixvm snapshot rm %s %s", undoTag, err, sn.in.Name, undoTag))
+		r.Warnings = append(r.Warnings, Warning{Msg: fmt.Sprintf("the undo point %s could not be removed (%v)", undoTag, err), Step: Step{Next: NextSnapshotRm, Name: sn.in.Name, Tag: undoTag}})
 	}
 	return r, nil
 }
@@ -806,7 +822,7 @@ func SnapshotDelete(ctx context.Context, facts *host.Facts, lock *store.Lock, ta
 			}
 		}
 		if err := sn.deleteOffline(bctx, has, tag); err != nil {
-			return r, fmt.Errorf("remove snapshot %s of VM %s: %w (nixvm snapshot list %s shows what is left)", tag, sn.in.Name, err, sn.in.Name)
+			return r, withStep(fmt.Errorf("remove snapshot %s of VM %s: %w", tag, sn.in.Name, err), NextSnapshotList, sn.in.Name, "")
 		}
 	}
 	if ctx.Err() != nil {

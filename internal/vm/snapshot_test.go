@@ -129,7 +129,7 @@ func TestFindAndRestorable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkRestorable("vm", e); !errors.Is(err, ErrIncompleteSnapshot) || !strings.Contains(err.Error(), "missing on efivars") || !strings.Contains(err.Error(), "nixvm snapshot rm vm half") {
+	if err := checkRestorable("vm", e); !errors.Is(err, ErrIncompleteSnapshot) || !strings.Contains(err.Error(), "missing on efivars") || !hasStep(err, NextSnapshotRm, "vm", "half") {
 		t.Errorf("incomplete: %v", err)
 	}
 	e, _ = findSnapshot("vm", "good", entries)
@@ -399,7 +399,7 @@ func TestSnapshotRunning(t *testing.T) {
 	if len(l.Snapshots) != 2 || l.Snapshots[1].Tag != "warm" || !l.Snapshots[1].RAM || !l.Snapshots[1].Complete {
 		t.Fatalf("list while running: %+v", l.Snapshots)
 	}
-	if _, err := SnapshotRestore(ctx, facts, lock, "cold", SnapshotOptions{}); !errors.Is(err, ErrNeedsStop) || !strings.Contains(err.Error(), "nixvm stop sn first") {
+	if _, err := SnapshotRestore(ctx, facts, lock, "cold", SnapshotOptions{}); !errors.Is(err, ErrNeedsStop) || !hasStep(err, NextStopThenRestore, "sn", "cold") {
 		t.Fatalf("restore of a disk-only snapshot while running: %v", err)
 	}
 	pid := Status(in).PID

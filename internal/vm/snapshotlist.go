@@ -148,8 +148,8 @@ func tagsSummary(entries []SnapshotEntry) string {
 // checkRestorable says why entry cannot be restored, or nil.
 func checkRestorable(vmName string, e SnapshotEntry) error {
 	if !e.Complete {
-		return kindErr(ErrIncompleteSnapshot, "snapshot %q of VM %s is not on every image (missing on %s; a snapshot command was killed part way): it cannot be restored, remove it with: nixvm snapshot rm %s %s",
-			e.Tag, vmName, strings.Join(e.Missing, ", "), vmName, e.Tag)
+		return withStep(kindErr(ErrIncompleteSnapshot, "snapshot %q of VM %s is not on every image (missing on %s; a snapshot command was killed part way): it cannot be restored",
+			e.Tag, vmName, strings.Join(e.Missing, ", ")), NextSnapshotRm, vmName, e.Tag)
 	}
 	return nil
 }

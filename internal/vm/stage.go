@@ -27,7 +27,7 @@ func stage(name, op string) (*staged, error) {
 		return nil, err
 	}
 	if in.Exists() {
-		return nil, fmt.Errorf("VM %q already exists (remove it with: nixvm rm %s)", name, name)
+		return nil, &ExistsError{Name: name}
 	}
 	parent := filepath.Dir(in.Dir)
 	sweepLeftovers(parent)

@@ -145,18 +145,14 @@ func Start(ctx context.Context, facts *host.Facts, lock *store.Lock, opts StartO
 	info := Status(in)
 	switch info.State {
 	case StateRunning:
-		return Started{}, fmt.Errorf("VM %s is already running (pid %d)", in.Name, info.PID)
+		return Started{}, &StateError{Name: in.Name, State: info.State, PID: info.PID, Op: "started"}
 	case StateInstalling:
-		return Started{}, fmt.Errorf("VM %s is being installed (pid %d); wait for nixvm create to finish", in.Name, info.PID)
+		return Started{}, &StateError{Name: in.Name, State: info.State, PID: info.PID, Op: "started"}
 	case StateIncomplete, StateFailed:
 		if opts.Installing {
 			break
 		}
-		why := ""
-		if info.Reason != "" {
-			why = ": " + info.Reason
-		}
-		return Started{}, fmt.Errorf("VM %s is %s%s; remove it with: nixvm rm %s", in.Name, info.State, why, in.Name)
+		return Started{}, &StateError{Name: in.Name, State: info.State, Op: "started", Why: info.Reason}
 	}
 	if st, err := in.ReadState(); err == nil && st.Protected && !opts.Installing {
 		return Started{}, &ProtectedError{Name: in.Name, Op: "started"}
@@ -223,7 +219,7 @@ func Start(ctx context.Context, facts *host.Facts, lock *store.Lock, opts StartO
 		kerr := qemu.KillWait(pid, in.PIDFile())
 		switch {
 		case kerr != nil:
-			err = fmt.Errorf("%w; and the QEMU it started could not be stopped: %v (see nixvm status %s)", err, kerr, in.Name)
+			err = withStep(fmt.Errorf("%w; and the QEMU it started could not be stopped: %v", err, kerr), NextStatus, in.Name, "")
 		case ctx.Err() != nil:
 			err = interrupted(ctx, fmt.Sprintf("the QEMU started for VM %s (pid %d) was killed again; the VM is stopped", in.Name, pid))
 		default:

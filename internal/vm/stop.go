@@ -82,7 +82,7 @@ func Stop(ctx context.Context, lock *store.Lock, opts StopOptions) (how string, 
 				return StoppedACPI, nil
 			}
 			if ctx.Err() != nil {
-				return "", interrupted(ctx, fmt.Sprintf("VM %s is still running (pid %d): it was asked to power off and may still do so; nixvm stop --force %s quits it at once", in.Name, pid, in.Name))
+				return "", interruptedStep(ctx, fmt.Sprintf("VM %s is still running (pid %d): it was asked to power off and may still do so", in.Name, pid), NextForceStop, in.Name, "")
 			}
 		}
 	}
@@ -146,7 +146,7 @@ func Remove(ctx context.Context, lock *store.Lock, opts RemoveOptions) error {
 	}
 	if info := Status(in); info.PID != 0 {
 		if !opts.Force {
-			return fmt.Errorf("VM %s is running (pid %d): stop it first (nixvm stop %s) or use --force", in.Name, info.PID, in.Name)
+			return &StateError{Name: in.Name, State: info.State, PID: info.PID, Op: "removed"}
 		}
 		logf("stopping VM %s (pid %d)", in.Name, info.PID)
 		if _, err := Stop(ctx, lock, StopOptions{Force: true}); err != nil {

@@ -87,8 +87,8 @@ func TestRemoveRunning(t *testing.T) {
 	e.ok("create", "busy", "--manual", "--iso", testISO, "--firmware", "bios", "--memory", "256M", "--disk", "1G")
 	e.ok("start", "busy")
 	pidFile := filepath.Join(e.data, "nixvm", "vms", "busy", "qemu.pid")
-	if r := e.run("rm", "busy"); r.code == 0 || !strings.Contains(r.err, "running") {
-		t.Fatalf("rm of a running VM should refuse, got %d: %s", r.code, r.err)
+	if r := e.run("rm", "busy"); r.code == 0 || !strings.Contains(r.err, "running") || !strings.Contains(r.err, ": stop it first (nixvm stop busy) or use --force") {
+		t.Fatalf("rm of a running VM should refuse and say how, got %d: %s", r.code, r.err)
 	}
 	e.ok("rm", "--force", "busy")
 	if n := countQEMU(t, pidFile); n != 0 {

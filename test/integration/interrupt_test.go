@@ -248,7 +248,7 @@ func TestStopInterrupted(t *testing.T) {
 			b.waitLine(t, regexp.MustCompile(`asked .* to power off`), time.Minute)
 			b.signal(t, s.sig)
 			code := b.wait(t, time.Minute)
-			assertInterrupted(t, b, code, s.code, regexp.MustCompile(`interrupted.*still running`))
+			assertInterrupted(t, b, code, s.code, regexp.MustCompile(`interrupted.*still running.*; nixvm stop --force `+name+` quits it at once$`))
 
 			st := assertTruthful(t, e, name)
 			if st.State != "running" || st.PID != before.PID {
@@ -402,7 +402,7 @@ func TestCreateHoldsLock(t *testing.T) {
 			assertTruthful(t, e, name)
 			b.signal(t, s.sig)
 			code := b.wait(t, 2*time.Minute)
-			assertInterrupted(t, b, code, s.code, regexp.MustCompile(`interrupted in phase booting-installer`))
+			assertInterrupted(t, b, code, s.code, regexp.MustCompile(`interrupted in phase booting-installer.* \(nixvm create `+name+` starts over, nixvm rm `+name+` removes it\)$`))
 			if st := assertTruthful(t, e, name); st.State != "failed" {
 				t.Fatalf("after an interrupted create: %s, want failed", st.State)
 			}
