@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/nixvm/nixvm/internal/host"
-	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 	"github.com/nixvm/nixvm/internal/vm"
 )
@@ -58,40 +55,32 @@ type cloneResult struct {
 }
 
 func cloneVM(ctx context.Context, out io.Writer, src, dst string, opts vm.CloneOptions, start, asJSON bool) error {
-	_, srcLock, err := lockVM(src, "clone")
-	if err != nil {
-		return err
-	}
-	defer srcLock.Unlock()
 	facts, err := detectHost(ctx)
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	lock, err := vm.Clone(ctx, facts, srcLock, dst, opts)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	// The source is free again as soon as the clone exists.
-	srcLock.Unlock()
-	res := cloneResult{Name: dst, From: src, Linked: !opts.Full, Seconds: time.Since(t0).Seconds()}
 	how := "a linked clone"
 	if opts.Full {
 		how = "a full copy"
 	}
-	if !asJSON {
-		fmt.Fprintf(out, "Made VM %s, %s of %s, in %.2fs\n", dst, how, src, res.Seconds)
+	made, err := vm.CloneVM(ctx, facts, src, dst, vm.CloneRequest{
+		CloneOptions: opts,
+		Start:        start,
+		HostDisplay:  hostDisplay(),
+		Made: func(took time.Duration) {
+			if !asJSON {
+				fmt.Fprintf(out, "Made VM %s, %s of %s, in %.2fs\n", dst, how, src, took.Seconds())
+			}
+		},
+	})
+	if err != nil {
+		return err
 	}
+	res := cloneResult{Name: dst, From: src, Linked: !opts.Full, Seconds: made.Took.Seconds()}
 	if start {
-		t1 := time.Now()
-		port, err := startAndWaitSSH(ctx, facts, lock)
-		if err != nil {
-			return err
-		}
-		res.Ready, res.SSHPort = time.Since(t1).Seconds(), port
+		res.Ready, res.SSHPort = made.Ready.Seconds(), made.SSHPort
 		if !asJSON {
-			fmt.Fprintf(out, "VM %s answers SSH on 127.0.0.1:%d after %.1fs: nixvm ssh %s\n", dst, port, res.Ready, dst)
+			fmt.Fprintf(out, "VM %s answers SSH on 127.0.0.1:%d after %.1fs: nixvm ssh %s\n", dst, res.SSHPort, res.Ready, dst)
 		}
 	} else if !asJSON {
 		fmt.Fprintf(out, "Start it with: nixvm start %s\n", dst)
@@ -100,35 +89,4 @@ func cloneVM(ctx context.Context, out io.Writer, src, dst string, opts vm.CloneO
 		return writeJSON(out, res)
 	}
 	return nil
-}
-
-// startAndWaitSSH starts the VM of lock and waits until its guest answers
-// SSH with the host key nixvm knows, within a deadline for a boot.
-func startAndWaitSSH(ctx context.Context, facts *host.Facts, lock *store.Lock) (int, error) {
-	in := lock.Instance()
-	started, err := vm.Start(ctx, facts, lock, vm.StartOptions{HostDisplay: os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""})
-	if err != nil {
-		return 0, err
-	}
-	keyPath, _, err := sshx.UserKey()
-	if err != nil {
-		return 0, err
-	}
-	hostPub, err := sshx.ReadHostPub(in)
-	if err != nil {
-		return 0, err
-	}
-	s, err := vm.LoadSpec(in)
-	if err != nil {
-		return 0, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, vm.BootDeadline(s.Arch, started.Accel))
-	defer cancel()
-	if err := sshx.Wait(wctx, started.SSHPort, sshx.User, keyPath, hostPub); err != nil {
-		if ctx.Err() != nil {
-			return 0, &vm.InterruptedError{Err: ctx.Err(), Msg: fmt.Sprintf("interrupted: VM %s is running, its SSH was not waited for (stop it with: nixvm stop %s)", in.Name, in.Name)}
-		}
-		return 0, fmt.Errorf("VM %s started but did not answer SSH: %w (see nixvm logs %s)", in.Name, err, in.Name)
-	}
-	return started.SSHPort, nil
 }

@@ -152,6 +152,8 @@ func stepHint(s vm.Step) string {
 		return fmt.Sprintf("; remove them (nixvm snapshot rm %s TAG) or make a full copy (nixvm clone --full)", n)
 	case vm.NextPullArch:
 		return fmt.Sprintf(": use a %s ISO (nixvm image pull --arch %s)", t, t)
+	case vm.NextStop:
+		return fmt.Sprintf(" (stop it with: nixvm stop %s)", n)
 	}
 	return ""
 }

@@ -84,6 +84,7 @@ func TestExplain(t *testing.T) {
 		{"step thaw", fmt.Errorf("x: %w; and %w", cause, step(vm.NextThaw, "lab", "")), "x: boom; and boom (nixvm agent lab guest-fsfreeze-thaw)"},
 		{"step clone", step(vm.NextCloneWithoutSnapshots, "base", ""), "boom; remove them (nixvm snapshot rm base TAG) or make a full copy (nixvm clone --full)"},
 		{"step pull arch", step(vm.NextPullArch, "", "aarch64"), "boom: use a aarch64 ISO (nixvm image pull --arch aarch64)"},
+		{"step stop", step(vm.NextStop, "lab", ""), "boom (stop it with: nixvm stop lab)"},
 		{"step none", step(vm.NextNone, "lab", ""), "boom"},
 
 		// other packages

@@ -43,88 +43,41 @@ func newStartCommand() *cobra.Command {
 			return fmt.Errorf("--no-iso: cannot be combined with --iso or --installer")
 		}
 		ctx := cmd.Context()
-		in, err := store.Lookup(args[0])
-		if err != nil {
-			return err
-		}
-		s, err := vm.LoadSpec(in)
-		if err != nil {
-			return err
-		}
 		facts, err := detectHost(ctx)
 		if err != nil {
 			return err
 		}
-		var lock *store.Lock
-		if !dryRun {
-			if lock, err = in.TryLock("start"); err != nil {
-				return err
-			}
-			defer lock.Unlock()
-			if noISO {
-				if err := lock.UpdateState(func(st *store.State) { st.Manual, st.ISO = false, "" }); err != nil {
-					return err
-				}
-			}
-		}
 		errw := cmd.ErrOrStderr()
-		opts, err := vm.ResolveBoot(ctx, in, s, vm.BootRequest{
-			ISO:       iso,
-			Installer: installer,
+		started, err := vm.StartVM(ctx, facts, args[0], vm.StartRequest{
+			ISO:         iso,
+			Installer:   installer,
+			NoISO:       noISO,
+			Display:     display,
+			HostDisplay: hostDisplay(),
 			Pull: images.PullOptions{
 				ChannelsURL: channelsURL,
 				Progress:    newImageProgress(errw),
 				Logf:        func(f string, a ...any) { fmt.Fprintf(errw, "nixvm: "+f+"\n", a...) },
 			},
-			NoDownload: dryRun,
-			DryRun:     dryRun,
+			DryRun: dryRun,
 		})
 		if err != nil {
 			return err
 		}
-		if noISO {
-			opts = vm.StartOptions{}
-		}
-		opts.Display = display
-		opts.HostDisplay = os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
-		if display != "" && !dryRun {
-			// Remembered: later starts without --display use it ("auto"
-			// forgets it).
-			remember := display
-			if remember == "auto" {
-				remember = ""
-			}
-			if err := lock.UpdateState(func(st *store.State) { st.Display = remember }); err != nil {
-				return err
-			}
-		}
 		if dryRun {
-			opts.DryRun = true
-			if s.SSHPort == 0 {
-				if opts.SSHPort, err = vm.FreePort(); err != nil {
-					return err
-				}
-			}
-			plan, err := vm.Plan(ctx, facts, in, s, opts)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), qemu.Shell(plan.Argv))
+			fmt.Fprintln(cmd.OutOrStdout(), qemu.Shell(started.Argv))
 			return nil
 		}
-		started, err := vm.Start(ctx, facts, lock, opts)
-		if err != nil {
-			return err
-		}
+		in := started.Instance
 		out := cmd.OutOrStdout()
 		if w := started.Accel.Warning; w != "" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 		}
 		fmt.Fprintf(out, "Started VM %s (pid %d, %s)\n", in.Name, started.PID, started.Accel.Name)
-		if opts.Boot != nil {
-			fmt.Fprintf(out, "Booting the installer from %s (direct kernel boot)\n", opts.ISO)
-		} else if opts.ISO != "" {
-			fmt.Fprintf(out, "Booting %s first (CD-ROM)\n", opts.ISO)
+		if started.DirectBoot {
+			fmt.Fprintf(out, "Booting the installer from %s (direct kernel boot)\n", started.ISO)
+		} else if started.ISO != "" {
+			fmt.Fprintf(out, "Booting %s first (CD-ROM)\n", started.ISO)
 		}
 		fmt.Fprintf(out, "Serial console: nixvm console %s   Log: nixvm logs -f %s\n", in.Name, in.Name)
 		fmt.Fprintf(out, "SSH forwarded from 127.0.0.1:%d\n", started.SSHPort)
@@ -132,6 +85,11 @@ func newStartCommand() *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// hostDisplay says whether the host has a display a window can open on.
+func hostDisplay() bool {
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
 func contains(list []string, s string) bool {

@@ -86,6 +86,7 @@ const (
 	NextThaw                       // thaw the guest's file systems through its agent
 	NextCloneWithoutSnapshots      // remove the VM's snapshots, or make a full copy
 	NextPullArch                   // get an installer ISO for the architecture Tag
+	NextStop                       // stop the VM
 )
 
 // Step is the step that helps, for the VM Name and, where it is about one,
