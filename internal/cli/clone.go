@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 	"github.com/nixvm/nixvm/internal/vm"
@@ -55,6 +58,21 @@ type cloneResult struct {
 	Seconds float64 `json:"seconds"`                // making the clone
 	Ready   float64 `json:"readySeconds,omitempty"` // with --start: until SSH answered
 	SSHPort int     `json:"sshPort,omitempty"`
+	// The source's host port forwards the clone does not have.
+	DroppedForwards []string `json:"droppedForwards,omitempty"`
+}
+
+// droppedForwards lists the host port forwards of src that dst lacks: a
+// clone gets none of its source's (vm.Clone), unless create --from
+// --forward gives them again.
+func droppedForwards(src, dst []spec.PortForward) []string {
+	var d []string
+	for _, f := range src {
+		if !slices.Contains(dst, f) {
+			d = append(d, f.String())
+		}
+	}
+	return d
 }
 
 func cloneVM(ctx context.Context, out io.Writer, src, dst string, opts vm.CloneOptions, start, asJSON bool) error {
@@ -67,6 +85,10 @@ func cloneVM(ctx context.Context, out io.Writer, src, dst string, opts vm.CloneO
 	if err != nil {
 		return err
 	}
+	srcSpec, err := vm.LoadSpec(srcLock.Instance())
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
 	lock, err := vm.Clone(ctx, facts, srcLock, dst, opts)
 	if err != nil {
@@ -76,12 +98,21 @@ func cloneVM(ctx context.Context, out io.Writer, src, dst string, opts vm.CloneO
 	// The source is free again as soon as the clone exists.
 	srcLock.Unlock()
 	res := cloneResult{Name: dst, From: src, Linked: !opts.Full, Seconds: time.Since(t0).Seconds()}
+	dstSpec, err := vm.LoadSpec(lock.Instance())
+	if err != nil {
+		return err
+	}
+	res.DroppedForwards = droppedForwards(srcSpec.PortForwards, dstSpec.PortForwards)
 	how := "a linked clone"
 	if opts.Full {
 		how = "a full copy"
 	}
 	if !asJSON {
 		fmt.Fprintf(out, "Made VM %s, %s of %s, in %.2fs\n", dst, how, src, res.Seconds)
+		if len(res.DroppedForwards) > 0 {
+			fmt.Fprintf(out, "VM %s does not forward %s's host ports %s (two VMs cannot listen on one host port; a VM from %s gets its own with nixvm create NAME --from %s --forward HOST:GUEST)\n",
+				dst, src, strings.Join(res.DroppedForwards, ", "), src, src)
+		}
 	}
 	if start {
 		t1 := time.Now()

@@ -24,7 +24,8 @@ type CloneOptions struct {
 	// clone's disks are copy-on-write overlays over a frozen copy of the
 	// source's.
 	Full bool
-	// Edit changes the clone's spec (create --from: CPUs, memory, ports);
+	// Edit changes the clone's spec (create --from: CPUs, memory, ports),
+	// which is the source's without its SSH port and host port forwards;
 	// it must not change what the installed disks depend on. nil: none.
 	Edit func(*spec.Spec) error
 }
@@ -66,7 +67,9 @@ func (e *ProtectedError) Error() string {
 // that the source goes on with), and the clone gets its own overlay over
 // the same base. So the source keeps working and changing, and the clone
 // sees the disks as they were. A later clone of an unchanged source reuses
-// its base. The clone gets a new identity (host name = its name, MAC,
+// its base. The clone's spec is the source's, except that it has no host
+// ports of its own (SSH port 0: picked at start; no port forwards), so it
+// can run beside the source and other clones. It gets a new identity (host name = its name, MAC,
 // machine-id, SSH host key made here), applied by the guest at its first
 // boot (install's nixvm-identity.nix).
 //
@@ -97,8 +100,12 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	}
 	cs := *s
 	cs.Name = dst
-	// Two VMs cannot listen on one host port; the clone picks its own.
+	// Two VMs cannot listen on one host port, and a clone is made to run
+	// beside its source or its siblings: it picks its own SSH port and
+	// gets none of the source's host port forwards (Edit, create --from
+	// --forward, may give it its own).
 	cs.SSHPort = 0
+	cs.PortForwards = nil
 	if opts.Edit != nil {
 		if err := opts.Edit(&cs); err != nil {
 			return nil, err

@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/nixvm/nixvm/internal/host"
 	"github.com/nixvm/nixvm/internal/qemuimg"
+	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 )
@@ -236,5 +238,51 @@ func TestCloneInterruptedAtEachStep(t *testing.T) {
 			// And the source can be cloned afterwards.
 			clone(t, facts, lock, "c2", CloneOptions{})
 		})
+	}
+}
+
+// A clone runs beside its source and its siblings, so it takes none of the
+// source's host ports: no port forwards, SSH port picked at start; create
+// --from --forward (Edit) gives it its own.
+func TestCloneHostPorts(t *testing.T) {
+	facts, lock := cloneSource(t)
+	src := lock.Instance()
+	s, err := LoadSpec(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SSHPort = 2222
+	s.PortForwards = []spec.PortForward{{Host: 8080, Guest: 80, Proto: "tcp"}, {Host: 8443, Guest: 443, Proto: "tcp"}}
+	data, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.WriteFileAtomic(src.SpecFile(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opts CloneOptions
+		want []spec.PortForward
+	}{
+		{"c1", CloneOptions{}, nil},
+		{"f1", CloneOptions{Full: true}, nil},
+		{"c2", CloneOptions{Edit: func(s *spec.Spec) error {
+			s.PortForwards = []spec.PortForward{{Host: 9090, Guest: 80, Proto: "tcp"}}
+			return nil
+		}}, []spec.PortForward{{Host: 9090, Guest: 80, Proto: "tcp"}}},
+	} {
+		in := clone(t, facts, lock, c.name, c.opts)
+		cs, err := LoadSpec(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs.SSHPort != 0 || !slices.Equal(cs.PortForwards, c.want) {
+			t.Errorf("clone %s: SSH port %d, forwards %v; want 0, %v", c.name, cs.SSHPort, cs.PortForwards, c.want)
+		}
+	}
+	// The source keeps its own.
+	if s2, err := LoadSpec(src); err != nil || s2.SSHPort != 2222 || len(s2.PortForwards) != 2 {
+		t.Errorf("the source's spec after cloning: %+v %v", s2, err)
 	}
 }
