@@ -235,8 +235,24 @@ func baseDiskName(i int, t time.Time) string {
 // path holds the same content, so an interrupt loses nothing; at worst it
 // leaves an unused base file, which the next freeze does not reuse and rm
 // removes with the VM.
+//
+// A base becomes read-only (0400) only after the rename: before it, it is
+// the disk's own inode. So a crash between the two leaves the disk over a
+// writable base; before any clone reads through them, the bases in the
+// disk's chain in in's directory are made read-only here.
 func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (string, error) {
 	disk := in.Disk(i)
+	chain, err := qemuimg.BackingChain(disk)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range chain[1:] {
+		if filepath.Dir(b) == in.Dir && strings.Contains(filepath.Base(b), ".base-") {
+			if err := os.Chmod(b, 0o400); err != nil {
+				return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
+			}
+		}
+	}
 	backing, err := qemuimg.BackingFile(disk)
 	if err != nil {
 		return "", err
@@ -272,6 +288,7 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 		os.Remove(base)
 		return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
 	}
+	cloneStep("renamed")
 	// Only the base name holds the frozen inode now: make it read-only.
 	if err := os.Chmod(base, 0o400); err != nil {
 		return "", err
