@@ -10,6 +10,14 @@
 # stopped disks), plus an SSH host key put where an install would have put
 # it, since clone refuses a VM nixvm cannot verify.
 #
+# Before each linked clone 64 KiB are written into the source's disk (its
+# overlay after the first round), as a source that ran between two clones
+# would have: so every round freezes the disk anew (hard link, new overlay,
+# rename, chmod) instead of reusing the base of the round before, and the
+# script checks that each round made its own base. The time is the clone's
+# own ("seconds" of clone --json: from the source's lock being held to the
+# clone committed), without the process start.
+#
 # usage: bench/clone.sh [ROUNDS] (default 5); needs qemu-img and qemu-io.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,10 +46,13 @@ for gib in 1 10 100; do
 	done
 	linked=() full=()
 	for r in $(seq "$rounds"); do
+		qemu-io -f qcow2 -c "write -P $r $((r * 64))k 64k" "$dir/disk0.qcow2" >/dev/null
 		linked+=("$(secs "$name" "$name-l$r")")
 		full+=("$(secs --full "$name" "$name-f$r")")
 		"$bin" rm "$name-f$r" >/dev/null
 	done
+	made=$(find "$dir" -name 'disk0.base-*.qcow2' | wc -l)
+	((made == rounds)) || { echo "bench: $rounds linked rounds made $made bases, want one each" >&2; exit 1; }
 	l=$(printf '%s\n' "${linked[@]}" | median)
 	f=$(printf '%s\n' "${full[@]}" | median)
 	printf '%-8s %-10s %12.3f %12.3f %10.0f\n' "${gib}G" "${data}M" "$l" "$f" "$(echo "$f / $l" | bc -l)"
