@@ -93,7 +93,7 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	if _, ok, err := src.ReadIdentity(); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, fmt.Errorf("VM %s was installed by a nixvm that gave VMs no identity, so a clone of it would keep its host name, machine-id and SSH host key: re-create it with this nixvm to clone it: %w", src.Name, ErrNoIdentity)
+		return nil, fmt.Errorf("VM %s has %w (a nixvm before identities installed it), so a clone of it would keep its host name, machine-id and SSH host key: re-create it with this nixvm (nixvm rm %s, then nixvm create %s) to clone it", src.Name, ErrNoIdentity, src.Name, src.Name)
 	}
 	if _, err := sshx.ReadHostPub(src); err != nil {
 		return nil, err

@@ -163,8 +163,11 @@ func TestCloneInterruptedOrRefused(t *testing.T) {
 	if err := os.Remove(src.IdentityFile()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Clone(t.Context(), facts, lock, "c3", CloneOptions{Full: true}); !errors.Is(err, ErrNoIdentity) {
+	_, err = Clone(t.Context(), facts, lock, "c3", CloneOptions{Full: true})
+	if !errors.Is(err, ErrNoIdentity) {
 		t.Errorf("clone of a VM without identity: %v, want ErrNoIdentity", err)
+	} else if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "VM sc has no identity") || !strings.Contains(msg, "re-create it with this nixvm (nixvm rm sc, then nixvm create sc)") {
+		t.Errorf("the error of cloning a VM without identity is not one line that says what to do: %q", msg)
 	}
 	if store.Instance.Exists(store.Instance{Dir: filepath.Join(filepath.Dir(src.Dir), "c3")}) {
 		t.Error("a refused clone left its directory")
