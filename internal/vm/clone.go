@@ -53,7 +53,7 @@ var cloneStep = func(step string) {}
 // ProtectedError is the error of starting or removing a protected VM.
 type ProtectedError struct {
 	Name string
-	Op   string // "started", "removed"
+	Op   string // "started", "removed", "restored", "snapshotted"
 }
 
 func (e *ProtectedError) Error() string {
