@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,14 +123,12 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	if !opts.Full {
 		// A frozen base keeps its internal snapshots but nobody could
 		// restore them: refuse rather than strand them.
-		for i := range s.Disks {
-			snaps, err := q.Snapshots(ctx, src.Disk(i))
-			if err != nil {
-				return nil, err
-			}
-			if len(snaps) > 0 {
-				return nil, fmt.Errorf("VM %s has snapshots (%s): a linked clone freezes its disks under them and they could not be restored; remove them (nixvm snapshot rm) or make a full copy (--full)", src.Name, snapshotNames(snaps))
-			}
+		snaps, err := diskSnapshots(ctx, q, src, len(s.Disks))
+		if err != nil {
+			return nil, err
+		}
+		if snaps != "" {
+			return nil, fmt.Errorf("VM %s has snapshots (%s): a linked clone freezes its disks under them and they could not be restored; remove them (nixvm snapshot rm) or make a full copy (--full)", src.Name, snaps)
 		}
 	}
 
@@ -213,12 +212,52 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	return sg.commit()
 }
 
-func snapshotNames(snaps []qemuimg.Snapshot) string {
-	var n []string
-	for _, s := range snaps {
-		n = append(n, s.Name)
+// diskSnapshots names the internal snapshots on the first n disks of in
+// ("" for none).
+func diskSnapshots(ctx context.Context, q qemuimg.Tool, in store.Instance, n int) (string, error) {
+	var names []string
+	for i := range n {
+		snaps, err := q.Snapshots(ctx, in.Disk(i))
+		if err != nil {
+			return "", err
+		}
+		for _, s := range snaps {
+			if !slices.Contains(names, s.Name) {
+				names = append(names, s.Name)
+			}
+		}
 	}
-	return strings.Join(n, ", ")
+	return strings.Join(names, ", "), nil
+}
+
+// Protect makes the stopped VM of lock (held by the caller) a golden base,
+// or, with on false, an ordinary VM again. A protected VM is not started,
+// removed, snapshotted or restored; VMs are made from it with create
+// --from, a linked clone, which a VM with snapshots cannot give: so it is
+// refused while the VM has any.
+func Protect(ctx context.Context, facts *host.Facts, lock *store.Lock, on bool) error {
+	in := lock.Instance()
+	if on {
+		if info := Status(in); info.State != StateStopped {
+			return fmt.Errorf("VM %s is %s: only a stopped VM can be protected as a base", in.Name, info.State)
+		}
+		s, err := LoadSpec(in)
+		if err != nil {
+			return err
+		}
+		qemuImg, err := facts.RequireQEMUImg()
+		if err != nil {
+			return err
+		}
+		snaps, err := diskSnapshots(ctx, qemuimg.Tool{Path: qemuImg.Path}, in, len(s.Disks))
+		if err != nil {
+			return err
+		}
+		if snaps != "" {
+			return fmt.Errorf("VM %s has snapshots (%s): a protected base gives linked clones (create --from), which a VM with snapshots cannot; remove them first (nixvm snapshot rm %s TAG)", in.Name, snaps, in.Name)
+		}
+	}
+	return lock.UpdateState(func(st *store.State) { st.Protected = on })
 }
 
 // baseDiskRE-like naming: disk<i>.base-<unix nanos>.qcow2, in the VM's own

@@ -176,7 +176,22 @@ func TestCloneInterruptedOrRefused(t *testing.T) {
 
 func TestProtectedBase(t *testing.T) {
 	facts, lock := cloneSource(t)
-	if err := lock.UpdateState(func(st *store.State) { st.Protected = true }); err != nil {
+	// A VM with snapshots could give no linked clones: not protected.
+	q := qemuimg.Tool{Path: "qemu-img"}
+	if err := q.SnapshotCreate(t.Context(), lock.Instance().Disk(0), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	err := Protect(t.Context(), facts, lock, true)
+	if err == nil || err.Error() != "VM sc has snapshots (s1): a protected base gives linked clones (create --from), which a VM with snapshots cannot; remove them first (nixvm snapshot rm sc TAG)" {
+		t.Fatalf("Protect of a VM with snapshots: %v", err)
+	}
+	if info := Status(lock.Instance()); info.Protected {
+		t.Fatal("a refused protect protected the VM")
+	}
+	if err := q.SnapshotDelete(t.Context(), lock.Instance().Disk(0), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Protect(t.Context(), facts, lock, true); err != nil {
 		t.Fatal(err)
 	}
 	var pe *ProtectedError
@@ -193,6 +208,13 @@ func TestProtectedBase(t *testing.T) {
 	}
 	if info := Status(lock.Instance()); !info.Protected {
 		t.Error("status does not say protected")
+	}
+	// --off needs no look at the disks.
+	if err := Protect(t.Context(), nil, lock, false); err != nil {
+		t.Fatal(err)
+	}
+	if info := Status(lock.Instance()); info.Protected {
+		t.Error("protect --off left the VM protected")
 	}
 }
 
