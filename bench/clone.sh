@@ -55,7 +55,7 @@ for gib in 1 10 100; do
 	((made == rounds)) || { echo "bench: $rounds linked rounds made $made bases, want one each" >&2; exit 1; }
 	l=$(printf '%s\n' "${linked[@]}" | median)
 	f=$(printf '%s\n' "${full[@]}" | median)
-	printf '%-8s %-10s %12.3f %12.3f %10.0f\n' "${gib}G" "${data}M" "$l" "$f" "$(echo "$f / $l" | bc -l)"
+	printf '%-8s %-10s %12.3f %12.3f %10.1f\n' "${gib}G" "${data}M" "$l" "$f" "$(echo "$f / $l" | bc -l)"
 	for r in $(seq "$rounds"); do "$bin" rm "$name-l$r" >/dev/null; done
 	"$bin" rm "$name" >/dev/null
 done

@@ -217,6 +217,12 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 func diskSnapshots(ctx context.Context, q qemuimg.Tool, in store.Instance, n int) (string, error) {
 	var names []string
 	for i := range n {
+		// The header says whether there are any, without a process.
+		if c, err := qemuimg.SnapshotCount(in.Disk(i)); err != nil {
+			return "", err
+		} else if c == 0 {
+			continue
+		}
 		snaps, err := q.Snapshots(ctx, in.Disk(i))
 		if err != nil {
 			return "", err
