@@ -164,6 +164,9 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 		if err := q.Convert(ctx, src.EFIVars(), tmp.EFIVars(), qemuimg.ConvertOptions{Format: tmp.EFIVarsFormat()}); err != nil {
 			return nil, fmt.Errorf("copy the UEFI variables of %s: %w", src.Name, err)
 		}
+		if err := syncFile(tmp.EFIVars()); err != nil {
+			return nil, fmt.Errorf("copy the UEFI variables of %s: %w", src.Name, err)
+		}
 	}
 	cloneStep("efivars")
 	for i := range s.Disks {
@@ -192,6 +195,11 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 		}
 		if err := os.Chmod(tmp.Disk(i), 0o600); err != nil {
 			return nil, err
+		}
+		// qemu-img leaves its writes in the page cache: on disk before
+		// the commit, so that a VM that exists has its whole disk.
+		if err := syncFile(tmp.Disk(i)); err != nil {
+			return nil, fmt.Errorf("disk %d of %s: %w", i, dst, err)
 		}
 		cloneStep("disk")
 	}
@@ -328,6 +336,14 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 		os.Remove(base)
 		return "", err
 	}
+	// On disk before it replaces the disk: after a power loss the disk is
+	// the old image or the whole overlay, never an overlay qemu-img had
+	// not written out yet.
+	if err := syncFile(overlay); err != nil {
+		os.Remove(overlay)
+		os.Remove(base)
+		return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
+	}
 	if err := os.Rename(overlay, disk); err != nil {
 		os.Remove(overlay)
 		os.Remove(base)
@@ -339,6 +355,15 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 		return "", err
 	}
 	return base, nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Dependents lists the other VMs whose disks read through an image in in's
