@@ -51,7 +51,8 @@ func (e *DependentsError) Error() string {
 // interrupt Clone there.
 var cloneStep = func(step string) {}
 
-// ProtectedError is the error of starting or removing a protected VM.
+// ProtectedError is the error of starting, removing, snapshotting or
+// restoring a protected VM.
 type ProtectedError struct {
 	Name string
 	Op   string // "started", "removed", "restored", "snapshotted"
@@ -68,11 +69,11 @@ func (e *ProtectedError) Error() string {
 // that the source goes on with), and the clone gets its own overlay over
 // the same base. So the source keeps working and changing, and the clone
 // sees the disks as they were. A later clone of an unchanged source reuses
-// its base. The clone's spec is the source's, except that it has no host
-// ports of its own (SSH port 0: picked at start; no port forwards), so it
-// can run beside the source and other clones. It gets a new identity (host name = its name, MAC,
-// machine-id, SSH host key made here), applied by the guest at its first
-// boot (install's nixvm-identity.nix).
+// its base. The clone's spec is the source's without its host ports (SSH
+// port 0: picked at start; no port forwards), so it can run beside the
+// source and other clones. It gets a new identity (host name = its name,
+// MAC, machine-id, SSH host key made here), applied by the guest at its
+// first boot (install's nixvm-identity.nix).
 //
 // Like Create it is all or nothing: dst is made in a hidden directory and
 // renamed into place; interrupted or failed, it leaves no dst, and the
