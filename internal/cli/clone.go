@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -52,6 +52,8 @@ type cloneResult struct {
 	Seconds float64 `json:"seconds"`                // making the clone
 	Ready   float64 `json:"readySeconds,omitempty"` // with --start: until SSH answered
 	SSHPort int     `json:"sshPort,omitempty"`
+	// The source's host port forwards the clone does not have.
+	DroppedForwards []string `json:"droppedForwards,omitempty"`
 }
 
 func cloneVM(ctx context.Context, out io.Writer, src, dst string, opts vm.CloneOptions, start, asJSON bool) error {
@@ -67,16 +69,21 @@ func cloneVM(ctx context.Context, out io.Writer, src, dst string, opts vm.CloneO
 		CloneOptions: opts,
 		Start:        start,
 		HostDisplay:  hostDisplay(),
-		Made: func(took time.Duration) {
-			if !asJSON {
-				fmt.Fprintf(out, "Made VM %s, %s of %s, in %.2fs\n", dst, how, src, took.Seconds())
+		Made: func(made vm.CloneResult) {
+			if asJSON {
+				return
+			}
+			fmt.Fprintf(out, "Made VM %s, %s of %s, in %.2fs\n", dst, how, src, made.Took.Seconds())
+			if len(made.DroppedForwards) > 0 {
+				fmt.Fprintf(out, "VM %s does not forward %s's host ports %s (two VMs cannot listen on one host port; a VM from %s gets its own with nixvm create NAME --from %s --forward HOST:GUEST)\n",
+					dst, src, strings.Join(made.DroppedForwards, ", "), src, src)
 			}
 		},
 	})
 	if err != nil {
 		return err
 	}
-	res := cloneResult{Name: dst, From: src, Linked: !opts.Full, Seconds: made.Took.Seconds()}
+	res := cloneResult{Name: dst, From: src, Linked: !opts.Full, Seconds: made.Took.Seconds(), DroppedForwards: made.DroppedForwards}
 	if start {
 		res.Ready, res.SSHPort = made.Ready.Seconds(), made.SSHPort
 		if !asJSON {

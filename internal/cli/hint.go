@@ -154,6 +154,10 @@ func stepHint(s vm.Step) string {
 		return fmt.Sprintf(": use a %s ISO (nixvm image pull --arch %s)", t, t)
 	case vm.NextStop:
 		return fmt.Sprintf(" (stop it with: nixvm stop %s)", n)
+	case vm.NextRecreate:
+		return fmt.Sprintf(": re-create it with this nixvm (nixvm rm %s, then nixvm create %s) to clone it", n, n)
+	case vm.NextRemoveSnapshots:
+		return fmt.Sprintf("; remove them first (nixvm snapshot rm %s TAG)", n)
 	}
 	return ""
 }

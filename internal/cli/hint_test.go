@@ -64,6 +64,8 @@ func TestExplain(t *testing.T) {
 		{"no such VM", fmt.Errorf("x: %w", &store.NotFoundError{Name: "nope"}), `x: no VM named "nope" (see nixvm list)`},
 		{"protected", &vm.ProtectedError{Name: "base", Op: "removed"},
 			"VM base is a protected base and is not removed (make VMs from it: nixvm create NEW --from base; or unprotect it: nixvm protect --off base)"},
+		{"protected: snapshot", &vm.ProtectedError{Name: "sn", Op: "snapshotted"},
+			"VM sn is a protected base and is not snapshotted (make VMs from it: nixvm create NEW --from sn; or unprotect it: nixvm protect --off sn)"},
 		{"has clones", &vm.DependentsError{Name: "base", Dependents: []string{"c1", "c2"}},
 			"VM base is the base of the linked clone(s) c1, c2, whose disks read from its disks: remove those first (or make one independent: nixvm clone --full CLONE NEW)"},
 
@@ -83,6 +85,8 @@ func TestExplain(t *testing.T) {
 		{"step stop first", step(vm.NextStopThenRestore, "lab", "t1"), "boom: run nixvm stop lab first"},
 		{"step thaw", fmt.Errorf("x: %w; and %w", cause, step(vm.NextThaw, "lab", "")), "x: boom; and boom (nixvm agent lab guest-fsfreeze-thaw)"},
 		{"step clone", step(vm.NextCloneWithoutSnapshots, "base", ""), "boom; remove them (nixvm snapshot rm base TAG) or make a full copy (nixvm clone --full)"},
+		{"step re-create", step(vm.NextRecreate, "old", ""), "boom: re-create it with this nixvm (nixvm rm old, then nixvm create old) to clone it"},
+		{"step remove snapshots", step(vm.NextRemoveSnapshots, "base", ""), "boom; remove them first (nixvm snapshot rm base TAG)"},
 		{"step pull arch", step(vm.NextPullArch, "", "aarch64"), "boom: use a aarch64 ISO (nixvm image pull --arch aarch64)"},
 		{"step stop", step(vm.NextStop, "lab", ""), "boom (stop it with: nixvm stop lab)"},
 		{"step none", step(vm.NextNone, "lab", ""), "boom"},

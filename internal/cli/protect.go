@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nixvm/nixvm/internal/store"
+	"github.com/nixvm/nixvm/internal/host"
 	"github.com/nixvm/nixvm/internal/vm"
 )
 
@@ -14,9 +14,10 @@ func newProtectCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "protect NAME [--off]",
 		Short: "Keep a VM as a golden base: it is not started or removed, VMs are made from it with create --from",
-		Long: `Keep a stopped VM as a golden base. A protected VM is neither started nor
-removed (not even with rm --force), so it stays exactly as it was
-installed; make working VMs from it in the time of a boot:
+		Long: `Keep a stopped VM as a golden base. A protected VM is neither started,
+removed (not even with rm --force), snapshotted nor restored, so it stays
+exactly as it was installed; make working VMs from it in the time of a
+boot (a VM with snapshots cannot be protected: remove them first):
 
     nixvm create dev1 --from NAME
 
@@ -31,10 +32,13 @@ installed; make working VMs from it in the time of a boot:
 			return err
 		}
 		defer lock.Unlock()
-		if info := vm.Status(in); !off && info.State != vm.StateStopped {
-			return fmt.Errorf("VM %s is %s: only a stopped VM can be protected as a base", in.Name, info.State)
+		var facts *host.Facts // only protecting looks at the disks
+		if !off {
+			if facts, err = detectHost(cmd.Context()); err != nil {
+				return err
+			}
 		}
-		if err := lock.UpdateState(func(st *store.State) { st.Protected = !off }); err != nil {
+		if err := vm.Protect(cmd.Context(), facts, lock, !off); err != nil {
 			return err
 		}
 		if off {

@@ -92,3 +92,22 @@ func (t Tool) TopAllocated(ctx context.Context, path string) (bool, error) {
 	}
 	return false, nil
 }
+
+// SnapshotCount reads the number of internal snapshots in a qcow2 image's
+// header (nb_snapshots), in Go: a clone checks its source's disks for
+// snapshots without a qemu-img process per disk (Snapshots names them).
+func SnapshotCount(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var h [64]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return 0, fmt.Errorf("%s: read qcow2 header: %w", path, err)
+	}
+	if string(h[:4]) != "QFI\xfb" {
+		return 0, fmt.Errorf("%s: not a qcow2 image", path)
+	}
+	return int(binary.BigEndian.Uint32(h[60:64])), nil
+}

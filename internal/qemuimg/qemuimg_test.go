@@ -89,11 +89,19 @@ func TestOfflineSnapshots(t *testing.T) {
 	if err := q.Create(ctx, img, CreateOptions{Size: 16 << 20}); err != nil {
 		t.Fatal(err)
 	}
+	count := func(want int) {
+		t.Helper()
+		if n, err := SnapshotCount(img); err != nil || n != want {
+			t.Fatalf("SnapshotCount = %d, %v; want %d", n, err, want)
+		}
+	}
+	count(0)
 	for _, n := range []string{"clean", "later"} {
 		if err := q.SnapshotCreate(ctx, img, n); err != nil {
 			t.Fatal(err)
 		}
 	}
+	count(2)
 	snaps, err := q.Snapshots(ctx, img)
 	if err != nil || len(snaps) != 2 || snaps[0].Name != "clean" || snaps[1].Name != "later" || snaps[0].VMStateSize != 0 {
 		t.Fatalf("snapshots = %+v, %v", snaps, err)
@@ -103,6 +111,17 @@ func TestOfflineSnapshots(t *testing.T) {
 	}
 	if err := q.SnapshotDelete(ctx, img, "later"); err != nil {
 		t.Fatal(err)
+	}
+	count(1)
+	if _, err := SnapshotCount(filepath.Join("testdata", "nosuch")); err == nil {
+		t.Error("SnapshotCount of a missing file: no error")
+	}
+	raw := filepath.Join(t.TempDir(), "raw")
+	if err := os.WriteFile(raw, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SnapshotCount(raw); err == nil || !strings.Contains(err.Error(), "not a qcow2 image") {
+		t.Errorf("SnapshotCount of a raw file: %v", err)
 	}
 	for _, f := range []func() error{
 		func() error { return q.SnapshotApply(ctx, img, "nope") },

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,8 @@ type CloneOptions struct {
 	// clone's disks are copy-on-write overlays over a frozen copy of the
 	// source's.
 	Full bool
-	// Edit changes the clone's spec (create --from: CPUs, memory, ports);
+	// Edit changes the clone's spec (create --from: CPUs, memory, ports),
+	// which is the source's without its SSH port and host port forwards;
 	// it must not change what the installed disks depend on. nil: none.
 	Edit func(*spec.Spec) error
 }
@@ -49,10 +51,11 @@ func (e *DependentsError) Error() string {
 // interrupt Clone there.
 var cloneStep = func(step string) {}
 
-// ProtectedError is the error of starting or removing a protected VM.
+// ProtectedError is the error of starting, removing, snapshotting or
+// restoring a protected VM.
 type ProtectedError struct {
 	Name string
-	Op   string // "started", "removed"
+	Op   string // "started", "removed", "restored", "snapshotted"
 }
 
 func (e *ProtectedError) Error() string {
@@ -66,9 +69,11 @@ func (e *ProtectedError) Error() string {
 // that the source goes on with), and the clone gets its own overlay over
 // the same base. So the source keeps working and changing, and the clone
 // sees the disks as they were. A later clone of an unchanged source reuses
-// its base. The clone gets a new identity (host name = its name, MAC,
-// machine-id, SSH host key made here), applied by the guest at its first
-// boot (install's nixvm-identity.nix).
+// its base. The clone's spec is the source's without its host ports (SSH
+// port 0: picked at start; no port forwards), so it can run beside the
+// source and other clones. It gets a new identity (host name = its name,
+// MAC, machine-id, SSH host key made here), applied by the guest at its
+// first boot (install's nixvm-identity.nix).
 //
 // Like Create it is all or nothing: dst is made in a hidden directory and
 // renamed into place; interrupted or failed, it leaves no dst, and the
@@ -90,15 +95,19 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	if _, ok, err := src.ReadIdentity(); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, fmt.Errorf("VM %s was installed by a nixvm that gave VMs no identity, so a clone of it would keep its host name, machine-id and SSH host key: re-create it with this nixvm to clone it: %w", src.Name, ErrNoIdentity)
+		return nil, withStep(fmt.Errorf("VM %s has %w (a nixvm before identities installed it), so a clone of it would keep its host name, machine-id and SSH host key", src.Name, ErrNoIdentity), NextRecreate, src.Name, "")
 	}
 	if _, err := sshx.ReadHostPub(src); err != nil {
 		return nil, err
 	}
 	cs := *s
 	cs.Name = dst
-	// Two VMs cannot listen on one host port; the clone picks its own.
+	// Two VMs cannot listen on one host port, and a clone is made to run
+	// beside its source or its siblings: it picks its own SSH port and
+	// gets none of the source's host port forwards (Edit, create --from
+	// --forward, may give it its own).
 	cs.SSHPort = 0
+	cs.PortForwards = nil
 	if opts.Edit != nil {
 		if err := opts.Edit(&cs); err != nil {
 			return nil, err
@@ -115,14 +124,12 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	if !opts.Full {
 		// A frozen base keeps its internal snapshots but nobody could
 		// restore them: refuse rather than strand them.
-		for i := range s.Disks {
-			snaps, err := q.Snapshots(ctx, src.Disk(i))
-			if err != nil {
-				return nil, err
-			}
-			if len(snaps) > 0 {
-				return nil, withStep(fmt.Errorf("VM %s has snapshots (%s): a linked clone freezes its disks under them and they could not be restored", src.Name, snapshotNames(snaps)), NextCloneWithoutSnapshots, src.Name, "")
-			}
+		snaps, err := diskSnapshots(ctx, q, src, len(s.Disks))
+		if err != nil {
+			return nil, err
+		}
+		if snaps != "" {
+			return nil, withStep(fmt.Errorf("VM %s has snapshots (%s): a linked clone freezes its disks under them and they could not be restored", src.Name, snaps), NextCloneWithoutSnapshots, src.Name, "")
 		}
 	}
 
@@ -158,6 +165,9 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 		if err := q.Convert(ctx, src.EFIVars(), tmp.EFIVars(), qemuimg.ConvertOptions{Format: tmp.EFIVarsFormat()}); err != nil {
 			return nil, fmt.Errorf("copy the UEFI variables of %s: %w", src.Name, err)
 		}
+		if err := syncFile(tmp.EFIVars()); err != nil {
+			return nil, fmt.Errorf("copy the UEFI variables of %s: %w", src.Name, err)
+		}
 	}
 	cloneStep("efivars")
 	for i := range s.Disks {
@@ -187,6 +197,11 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 		if err := os.Chmod(tmp.Disk(i), 0o600); err != nil {
 			return nil, err
 		}
+		// qemu-img leaves its writes in the page cache: on disk before
+		// the commit, so that a VM that exists has its whole disk.
+		if err := syncFile(tmp.Disk(i)); err != nil {
+			return nil, fmt.Errorf("disk %d of %s: %w", i, dst, err)
+		}
 		cloneStep("disk")
 	}
 	data, err := cs.Marshal()
@@ -206,12 +221,58 @@ func Clone(ctx context.Context, facts *host.Facts, srcLock *store.Lock, dst stri
 	return sg.commit()
 }
 
-func snapshotNames(snaps []qemuimg.Snapshot) string {
-	var n []string
-	for _, s := range snaps {
-		n = append(n, s.Name)
+// diskSnapshots names the internal snapshots on the first n disks of in
+// ("" for none).
+func diskSnapshots(ctx context.Context, q qemuimg.Tool, in store.Instance, n int) (string, error) {
+	var names []string
+	for i := range n {
+		// The header says whether there are any, without a process.
+		if c, err := qemuimg.SnapshotCount(in.Disk(i)); err != nil {
+			return "", err
+		} else if c == 0 {
+			continue
+		}
+		snaps, err := q.Snapshots(ctx, in.Disk(i))
+		if err != nil {
+			return "", err
+		}
+		for _, s := range snaps {
+			if !slices.Contains(names, s.Name) {
+				names = append(names, s.Name)
+			}
+		}
 	}
-	return strings.Join(n, ", ")
+	return strings.Join(names, ", "), nil
+}
+
+// Protect makes the stopped VM of lock (held by the caller) a golden base,
+// or, with on false, an ordinary VM again. A protected VM is not started,
+// removed, snapshotted or restored; VMs are made from it with create
+// --from, a linked clone, which a VM with snapshots cannot give: so it is
+// refused while the VM has any.
+func Protect(ctx context.Context, facts *host.Facts, lock *store.Lock, on bool) error {
+	in := lock.Instance()
+	if on {
+		if info := Status(in); info.State != StateStopped {
+			return fmt.Errorf("VM %s is %s: only a stopped VM can be protected as a base", in.Name, info.State)
+		}
+		s, err := LoadSpec(in)
+		if err != nil {
+			return err
+		}
+		qemuImg, err := facts.RequireQEMUImg()
+		if err != nil {
+			return err
+		}
+		snaps, err := diskSnapshots(ctx, qemuimg.Tool{Path: qemuImg.Path}, in, len(s.Disks))
+		if err != nil {
+			return err
+		}
+		if snaps != "" {
+			return withStep(fmt.Errorf("VM %s has snapshots (%s): a protected base gives linked clones, which a VM with snapshots cannot", in.Name, snaps), NextRemoveSnapshots, in.Name, "")
+		}
+	}
+	return lock.UpdateState(func(st *store.State) { st.Protected = on })
 }
 
 // baseDiskRE-like naming: disk<i>.base-<unix nanos>.qcow2, in the VM's own
@@ -228,8 +289,24 @@ func baseDiskName(i int, t time.Time) string {
 // path holds the same content, so an interrupt loses nothing; at worst it
 // leaves an unused base file, which the next freeze does not reuse and rm
 // removes with the VM.
+//
+// A base becomes read-only (0400) only after the rename: before it, it is
+// the disk's own inode. So a crash between the two leaves the disk over a
+// writable base; before any clone reads through them, the bases in the
+// disk's chain in in's directory are made read-only here.
 func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (string, error) {
 	disk := in.Disk(i)
+	chain, err := qemuimg.BackingChain(disk)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range chain[1:] {
+		if filepath.Dir(b) == in.Dir && strings.Contains(filepath.Base(b), ".base-") {
+			if err := os.Chmod(b, 0o400); err != nil {
+				return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
+			}
+		}
+	}
 	backing, err := qemuimg.BackingFile(disk)
 	if err != nil {
 		return "", err
@@ -260,16 +337,34 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 		os.Remove(base)
 		return "", err
 	}
+	// On disk before it replaces the disk: after a power loss the disk is
+	// the old image or the whole overlay, never an overlay qemu-img had
+	// not written out yet.
+	if err := syncFile(overlay); err != nil {
+		os.Remove(overlay)
+		os.Remove(base)
+		return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
+	}
 	if err := os.Rename(overlay, disk); err != nil {
 		os.Remove(overlay)
 		os.Remove(base)
 		return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
 	}
+	cloneStep("renamed")
 	// Only the base name holds the frozen inode now: make it read-only.
 	if err := os.Chmod(base, 0o400); err != nil {
 		return "", err
 	}
 	return base, nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Dependents lists the other VMs whose disks read through an image in in's

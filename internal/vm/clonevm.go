@@ -3,9 +3,11 @@ package vm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nixvm/nixvm/internal/host"
+	"github.com/nixvm/nixvm/internal/spec"
 	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 )
@@ -17,9 +19,9 @@ type CloneRequest struct {
 	Start bool
 	// HostDisplay says the host has a display (StartOptions.HostDisplay).
 	HostDisplay bool
-	// Made is told, once the clone exists and before it starts, how long
-	// making it took. Nil: not told.
-	Made func(took time.Duration)
+	// Made is told, once the clone exists and before it starts, what was
+	// made (Took, DroppedForwards). Nil: not told.
+	Made func(CloneResult)
 }
 
 // CloneResult is a clone made (and, if asked, started).
@@ -28,6 +30,9 @@ type CloneResult struct {
 	Took     time.Duration // making the clone
 	Ready    time.Duration // with Start: from the start until SSH answered
 	SSHPort  int           // with Start
+	// DroppedForwards are the source's host port forwards the clone does
+	// not have (Clone gives it none unless CloneOptions.Edit does).
+	DroppedForwards []string
 }
 
 // CloneVM is the whole of nixvm clone SRC DST: it takes SRC's lock, makes
@@ -43,6 +48,10 @@ func CloneVM(ctx context.Context, facts *host.Facts, src, dst string, req CloneR
 		return CloneResult{}, err
 	}
 	defer srcLock.Unlock()
+	srcSpec, err := LoadSpec(in)
+	if err != nil {
+		return CloneResult{}, err
+	}
 	t0 := time.Now()
 	lock, err := Clone(ctx, facts, srcLock, dst, req.CloneOptions)
 	if err != nil {
@@ -52,8 +61,13 @@ func CloneVM(ctx context.Context, facts *host.Facts, src, dst string, req CloneR
 	// The source is free again as soon as the clone exists.
 	srcLock.Unlock()
 	res := CloneResult{Instance: lock.Instance(), Took: time.Since(t0)}
+	dstSpec, err := LoadSpec(lock.Instance())
+	if err != nil {
+		return res, err
+	}
+	res.DroppedForwards = droppedForwards(srcSpec.PortForwards, dstSpec.PortForwards)
 	if req.Made != nil {
-		req.Made(res.Took)
+		req.Made(res)
 	}
 	if !req.Start {
 		return res, nil
@@ -64,6 +78,19 @@ func CloneVM(ctx context.Context, facts *host.Facts, src, dst string, req CloneR
 	}
 	res.Ready = time.Since(t1)
 	return res, nil
+}
+
+// droppedForwards lists the host port forwards of src that dst lacks: a
+// clone gets none of its source's (Clone), unless create --from --forward
+// gives them again.
+func droppedForwards(src, dst []spec.PortForward) []string {
+	var d []string
+	for _, f := range src {
+		if !slices.Contains(dst, f) {
+			d = append(d, f.String())
+		}
+	}
+	return d
 }
 
 // startAndWaitSSH starts the VM of lock and waits until its guest answers

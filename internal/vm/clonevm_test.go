@@ -3,7 +3,6 @@ package vm
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/nixvm/nixvm/internal/store"
 )
@@ -22,10 +21,10 @@ func TestCloneVM(t *testing.T) {
 	srcLock.Unlock()
 
 	made := 0
-	res, err := CloneVM(t.Context(), facts, src.Name, "c1", CloneRequest{Made: func(took time.Duration) {
+	res, err := CloneVM(t.Context(), facts, src.Name, "c1", CloneRequest{Made: func(r CloneResult) {
 		made++
-		if took <= 0 {
-			t.Errorf("Made(%s), want the time making the clone took", took)
+		if r.Took <= 0 {
+			t.Errorf("Made(%s), want the time making the clone took", r.Took)
 		}
 		if _, err := store.Lookup("c1"); err != nil {
 			t.Errorf("Made before the clone exists: %v", err)

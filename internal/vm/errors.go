@@ -87,6 +87,8 @@ const (
 	NextCloneWithoutSnapshots      // remove the VM's snapshots, or make a full copy
 	NextPullArch                   // get an installer ISO for the architecture Tag
 	NextStop                       // stop the VM
+	NextRecreate                   // remove the VM and create it again (with this nixvm)
+	NextRemoveSnapshots            // remove the VM's snapshots
 )
 
 // Step is the step that helps, for the VM Name and, where it is about one,

@@ -41,14 +41,19 @@ func newVM(t *testing.T, facts *host.Facts) *store.Lock {
 // newVMWith is newVM with the VM's name and firmware.
 func newVMWith(t *testing.T, facts *host.Facts, name, firmware string) *store.Lock {
 	t.Helper()
-	root, err := os.MkdirTemp("", "nv"+name) // short: socket paths
+	return newVMSpec(t, facts, &spec.Spec{Name: name, Firmware: firmware})
+}
+
+// newVMSpec is newVM from s (defaults applied, memory made small).
+func newVMSpec(t *testing.T, facts *host.Facts, s *spec.Spec) *store.Lock {
+	t.Helper()
+	root, err := os.MkdirTemp("", "nv"+s.Name) // short: socket paths
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
 	t.Setenv("XDG_DATA_HOME", filepath.Join(root, "d"))
 	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(root, "r"))
-	s := &spec.Spec{Name: name, Firmware: firmware}
 	s.ApplyDefaults()
 	s.Memory = spec.Size(256 << 20)
 	lock, err := Create(t.Context(), facts, s, CreateOptions{Manual: true})

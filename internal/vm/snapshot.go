@@ -362,6 +362,12 @@ func SnapshotCreate(ctx context.Context, facts *host.Facts, lock *store.Lock, ta
 	if err != nil {
 		return SnapshotResult{}, err
 	}
+	// A golden base (nixvm protect) takes none: it could not be restored
+	// while protected, and a base with snapshots gives no linked clones
+	// (Clone), so it would block create --from.
+	if st, err := sn.in.ReadState(); err == nil && st.Protected {
+		return SnapshotResult{}, &ProtectedError{Name: sn.in.Name, Op: "snapshotted"}
+	}
 	var r SnapshotResult
 	switch {
 	case !sn.running:

@@ -14,6 +14,7 @@ import (
 	"github.com/nixvm/nixvm/internal/host"
 	"github.com/nixvm/nixvm/internal/qemuimg"
 	"github.com/nixvm/nixvm/internal/spec"
+	"github.com/nixvm/nixvm/internal/sshx"
 	"github.com/nixvm/nixvm/internal/store"
 )
 
@@ -514,4 +515,45 @@ func TestSnapshotProtected(t *testing.T) {
 	if !hasPattern(t, in.Disk(0), "0x44") {
 		t.Fatal("a refused restore changed disk0")
 	}
+}
+
+// TestSnapshotCreateProtected: a protected base takes no snapshot (it
+// would block every linked clone of it, create --from, and could not be
+// restored); nothing is written, and create --from's clone still works.
+func TestSnapshotCreateProtected(t *testing.T) {
+	facts, lock := snapVM(t)
+	in := lock.Instance()
+	priv, pub, err := sshx.NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sshx.WriteHostKey(in, priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.UpdateState(func(st *store.State) { st.Protected = true }); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]string{}
+	for _, img := range []string{in.Disk(0), in.EFIVars()} {
+		before[img] = fileSum(t, img)
+	}
+	_, err = SnapshotCreate(t.Context(), facts, lock, "one", SnapshotOptions{})
+	var pe *ProtectedError
+	if !errors.As(err, &pe) || err.Error() != "VM sn is a protected base and is not snapshotted" {
+		t.Fatalf("snapshot of a protected VM: %v", err)
+	}
+	for img, sum := range before {
+		if fileSum(t, img) != sum {
+			t.Errorf("a refused snapshot wrote %s", filepath.Base(img))
+		}
+	}
+	l, err := SnapshotList(t.Context(), facts, lock)
+	if err != nil || len(l.Snapshots) != 0 {
+		t.Errorf("snapshots of the protected VM after a refused create: %+v %v", l.Snapshots, err)
+	}
+	cl, err := Clone(t.Context(), facts, lock, "dev1", CloneOptions{})
+	if err != nil {
+		t.Fatalf("linked clone of the protected base: %v", err)
+	}
+	cl.Unlock()
 }
