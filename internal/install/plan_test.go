@@ -69,6 +69,7 @@ var goldenCases = []struct {
 	// on MBR, GRUB's EFI serial port.
 	{"aarch64-uefi-gpt-swap", func(s *spec.Spec) { s.Arch, s.Swap = "aarch64", 1*spec.GiB }},
 	{"aarch64-uefi-mbr", func(s *spec.Spec) { s.Arch, s.PartitionTable = "aarch64", "mbr" }},
+	{"aarch64-uefi-gpt-raid1-lvm", func(s *spec.Spec) { s.Arch, s.RAID, s.LVM = "aarch64", "raid1", true }},
 	{"desktop-i3", func(s *spec.Spec) { s.Desktop = "i3" }},
 	{"desktop-dwm", func(s *spec.Spec) { s.Desktop, s.Firmware = "dwm", "bios" }},
 	{"extraconfig", func(s *spec.Spec) {
