@@ -27,8 +27,9 @@ func newScreenshotCommand() *cobra.Command {
 		Use:   "screenshot NAME",
 		Short: "Save a PNG of a running VM's screen",
 		Long: `Save what a running VM's display shows as a PNG, through QEMU's screendump.
-It works without a window (headless VMs have a VGA too on x86). The
-default file is NAME-<date>-<time>.png in the current directory.`,
+It works without a window: headless VMs have a screen too on x86, and
+desktop VMs on every architecture. The default file is
+NAME-<date>-<time>.png in the current directory.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeVMNames,
 	}
