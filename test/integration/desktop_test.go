@@ -101,7 +101,7 @@ func TestDesktop(t *testing.T) {
 // TestDisplayWindow starts a VM with --display gtk on a real X server
 // (Xvfb): QEMU's window appears in the server's window list, nixvm prints
 // the keys, the choice is remembered by the next start, and --display vnc
-// listens on a unix socket that nixvm display names.
+// and spice listen on unix sockets that nixvm display names.
 func TestDisplayWindow(t *testing.T) {
 	needIntegration(t)
 	for _, tool := range []string{"Xvfb", "xwininfo"} {
@@ -145,6 +145,30 @@ func TestDisplayWindow(t *testing.T) {
 	}
 	if fi, err := os.Stat(m[1]); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("%s is not a listening socket: %v", m[1], err)
+	}
+	e.ok("stop", "--force", "win")
+
+	// SPICE: a unix socket for remote-viewer, the QXL VGA (its size follows
+	// the viewer's window), and the screen still screenshots.
+	out = e.ok("start", "win", "--display", "spice")
+	got = e.ok("display", "win")
+	m = regexp.MustCompile(`remote-viewer spice\+unix://(/\S+/spice\.sock)`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("nixvm display for spice printed %q (start said %q)", got, out)
+	}
+	if fi, err := os.Stat(m[1]); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("%s is not a listening socket: %v", m[1], err)
+	}
+	cmdline, err := os.ReadFile(filepath.Join(e.data, "nixvm", "vms", "win", "cmdline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cmdline), "-vga qxl") || !strings.Contains(string(cmdline), "name=com.redhat.spice.0") {
+		t.Errorf("spice VM has no QXL VGA or no SPICE agent port: %s", cmdline)
+	}
+	img := screenshot(t, e, "win")
+	if b := img.Bounds(); b.Dx() < 320 || b.Dy() < 200 {
+		t.Errorf("screenshot of the QXL VGA is %dx%d", b.Dx(), b.Dy())
 	}
 	e.ok("stop", "--force", "win")
 }
