@@ -82,11 +82,11 @@ type Machine struct {
 	// IDE says whether the machine has an IDE/AHCI controller for CD-ROMs
 	// (pc, q35); virt has none, CD-ROMs go on virtio-scsi.
 	IDE bool
-	// Display is the graphics device: x86 always gets a standard VGA (so a
-	// display can be attached later), aarch64 a virtio-gpu only when a
-	// display is (virt has no legacy VGA).
-	Display string
-	TCG     TCG
+	// Display is the graphics device (DisplayArgs): x86's -vga type,
+	// aarch64's virtio-gpu device. SpiceDisplay is x86's -vga type with
+	// --display spice, one the viewer can resize.
+	Display, SpiceDisplay string
+	TCG                   TCG
 }
 
 var machines = map[string]Machine{
@@ -108,8 +108,11 @@ var machines = map[string]Machine{
 		},
 		BundledUEFI: UEFIPair{"edk2-x86_64-code.fd", "edk2-i386-vars.fd"},
 		IDE:         true,
-		Display:     "VGA",
-		TCG:         TCG{CPU: "max", MultiThread: true, DeadlineFactor: 5},
+		Display:     "std",
+		// QXL: "Recommended choice when using the spice protocol" (QEMU's
+		// -vga documentation); its size follows the viewer's window.
+		SpiceDisplay: "qxl",
+		TCG:          TCG{CPU: "max", MultiThread: true, DeadlineFactor: 5},
 	},
 	AArch64: {
 		Name:       AArch64,
@@ -228,17 +231,36 @@ func (m Machine) CheckFirmware(firmware string) error {
 }
 
 // DisplayArgs are the QEMU arguments of the graphics device and its input
-// devices, with a display attached (graphic) or not.
-func (m Machine) DisplayArgs(graphic bool) []string {
+// devices for display mode (none, gtk, sdl, spice, vnc) of a VM whose
+// guest runs a desktop or not.
+//
+// x86 always has a VGA, so the installer's framebuffer console has
+// somewhere to go and nixvm screenshot works headless: the standard VGA
+// (bochs-drm in the guest), or with SPICE the QXL card, which QEMU's
+// manual recommends for SPICE and whose size the viewer's window sets (the
+// SPICE agent in the guest's X session applies it). aarch64's virt machine
+// has no legacy VGA: a virtio-gpu comes with a display, and with a desktop
+// even headless (its X server needs a screen, nixvm screenshot takes it).
+// The USB tablet (an absolute pointer, so the viewer does not grab the
+// mouse) and keyboard come only with a display.
+func (m Machine) DisplayArgs(mode string, desktop bool) []string {
+	graphic := mode != "none"
 	if m.Name == AArch64 {
-		if !graphic {
-			return nil
+		var a []string
+		if graphic || desktop {
+			a = append(a, "-device", m.Display)
 		}
-		return []string{"-device", m.Display, "-device", "qemu-xhci", "-device", "usb-kbd", "-device", "usb-tablet"}
+		if graphic {
+			a = append(a, "-device", "qemu-xhci", "-device", "usb-kbd", "-device", "usb-tablet")
+		}
+		return a
 	}
-	a := []string{"-vga", "std"}
+	vga := m.Display
+	if mode == "spice" {
+		vga = m.SpiceDisplay
+	}
+	a := []string{"-vga", vga}
 	if graphic {
-		// An absolute pointer, so the viewer does not grab the mouse.
 		a = append(a, "-usb", "-device", "usb-tablet")
 	}
 	return a

@@ -27,8 +27,9 @@ func newScreenshotCommand() *cobra.Command {
 		Use:   "screenshot NAME",
 		Short: "Save a PNG of a running VM's screen",
 		Long: `Save what a running VM's display shows as a PNG, through QEMU's screendump.
-It works without a window (headless VMs have a VGA too on x86). The
-default file is NAME-<date>-<time>.png in the current directory.`,
+It works without a window: headless VMs have a screen too on x86, and
+desktop VMs on every architecture. The default file is
+NAME-<date>-<time>.png in the current directory.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeVMNames,
 	}
@@ -71,8 +72,8 @@ default file is NAME-<date>-<time>.png in the current directory.`,
 // screendump asks QEMU to write the screen to a file in the instance
 // directory (QEMU opens the file itself, so the path must be one it can
 // write: it runs as the same user) and decodes it. PNG is asked for
-// first; QEMU before 7.1, or one built without libpng, rejects the format
-// argument and gets asked again for its PPM.
+// first; a QEMU that cannot write PNG (pngUnsupported) is asked again for
+// its PPM.
 func screendump(ctx context.Context, in store.Instance) (image.Image, error) {
 	f, err := os.CreateTemp(in.Dir, ".screendump-*")
 	if err != nil {
@@ -96,17 +97,12 @@ func screendump(ctx context.Context, in store.Instance) (image.Image, error) {
 
 	format := "png"
 	err = c.Execute(ctx, "screendump", map[string]string{"filename": abs, "format": "png"}, nil)
-	var qerr *qmp.Error
-	if errors.As(err, &qerr) && qerr.Class == "GenericError" && strings.Contains(qerr.Desc, "format") {
+	if pngUnsupported(err) {
 		format = "ppm"
 		err = c.Execute(ctx, "screendump", map[string]string{"filename": abs}, nil)
 	}
-	if errors.As(err, &qerr) && strings.Contains(strings.ToLower(qerr.Desc), "console") {
-		// "There is no QemuConsole I can screendump from."
-		return nil, fmt.Errorf("VM %s has no display device to take a screenshot of (QEMU: %s)", in.Name, qerr.Desc)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("screenshot of %s: QMP screendump: %w", in.Name, err)
+		return nil, screendumpError(in.Name, err)
 	}
 	r, err := os.Open(path)
 	if err != nil {
@@ -123,4 +119,30 @@ func screendump(ctx context.Context, in store.Instance) (image.Image, error) {
 		return nil, fmt.Errorf("screenshot of %s: QEMU's %s screendump does not decode: %w", in.Name, format, err)
 	}
 	return img, nil
+}
+
+// pngUnsupported says whether QEMU refused a PNG screendump because it
+// cannot write PNG, so a PPM one is worth asking for: QEMU before 7.1 has
+// no format argument ("Parameter 'format' is unexpected", later "Invalid
+// parameter 'format'"), and 7.1+ built without libpng answers "Enable PNG
+// support with libpng for screendump" (ui/console.c).
+func pngUnsupported(err error) bool {
+	var qerr *qmp.Error
+	if !errors.As(err, &qerr) {
+		return false
+	}
+	d := strings.ToLower(qerr.Desc)
+	return strings.Contains(d, "'format'") || strings.Contains(d, "libpng")
+}
+
+// screendumpError is the one-line message for QEMU's answer to a
+// screendump of VM name. A VM without a graphics device has no console to
+// dump: QEMU 7.2 says "There is no console to take a screendump from",
+// older ones "There is no QemuConsole I can screendump from.".
+func screendumpError(name string, err error) error {
+	var qerr *qmp.Error
+	if errors.As(err, &qerr) && (strings.Contains(qerr.Desc, "no console") || strings.Contains(qerr.Desc, "no QemuConsole")) {
+		return fmt.Errorf("VM %s has no display device to take a screenshot of (started headless); restart it with one: nixvm stop %s && nixvm start %s --display vnc", name, name, name)
+	}
+	return fmt.Errorf("screenshot of %s: QMP screendump: %w", name, err)
 }

@@ -161,7 +161,9 @@ func nixList(v []string) string {
 // user, who has no password: without auto-login LightDM's greeter would ask
 // for one that does not exist. A terminal, dmenu and a status bar come
 // with it; i3 gets a small config with gaps (built into i3 since 4.22),
-// dwm keeps its compiled-in defaults. Both open a terminal at login.
+// dwm keeps its compiled-in defaults. Both open a terminal at login and
+// start the SPICE agent from sessionCommands (spice-vdagent daemonizes, and
+// exits at once in a VM without the SPICE channel).
 func desktopNix(line func(string, ...any), user, desktop, keymap string) {
 	line("  # Desktop: X11 with %s, logged in as %s at boot (LightDM auto-login;", desktop, user)
 	line("  # the user has no password, so a greeter could never be passed).")
@@ -171,7 +173,9 @@ func desktopNix(line func(string, ...any), user, desktop, keymap string) {
 	line("  services.displayManager.autoLogin.enable = true;")
 	line("  services.displayManager.autoLogin.user = %s;", nixString(user))
 	line("  # Resizes the screen to the viewer's window over the SPICE channel")
-	line("  # (nixvm start --display spice).")
+	line("  # (nixvm start --display spice): the daemon, and below the session's")
+	line("  # agent, which NixOS starts by XDG autostart only: a bare window manager")
+	line("  # runs no autostart entries.")
 	line("  services.spice-vdagentd.enable = true;")
 	switch desktop {
 	case "i3":
@@ -188,6 +192,9 @@ func desktopNix(line func(string, ...any), user, desktop, keymap string) {
 			line("    %s", l)
 		}
 		line("  '';")
+		line("  services.xserver.displayManager.sessionCommands = ''")
+		line("    spice-vdagent")
+		line("  '';")
 	case "dwm":
 		line("  # dwm's defaults: Alt+Shift+Enter opens st, Alt+p dmenu; its bar")
 		line("  # shows the root window's name, which the session sets to the time.")
@@ -195,6 +202,7 @@ func desktopNix(line func(string, ...any), user, desktop, keymap string) {
 		line("  # manages windows that exist when it starts).")
 		line("  environment.systemPackages = with pkgs; [ st dmenu ];")
 		line("  services.xserver.displayManager.sessionCommands = ''")
+		line("    spice-vdagent")
 		line("    while xsetroot -name \"$(date '+%%a %%d %%b %%H:%%M')\"; do sleep 30; done &")
 		line("    st &")
 		line("  '';")

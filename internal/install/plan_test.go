@@ -285,9 +285,11 @@ func TestConfigurationOptions(t *testing.T) {
 			[]string{`  boot.loader.systemd-boot.enable = true;`, `  boot.loader.efi.canTouchEfiVariables = true;`, `  boot.initrd.services.lvm.enable = true;`},
 			[]string{"grub", "swraid"}, 2},
 		{"dwm", func(s *spec.Spec) { s.Desktop = "dwm" },
-			[]string{`  services.xserver.enable = true;`, `  services.xserver.windowManager.dwm.enable = true;`}, []string{"i3"}, 2},
+			[]string{`  services.xserver.enable = true;`, `  services.xserver.windowManager.dwm.enable = true;`,
+				`  services.spice-vdagentd.enable = true;`, `  services.xserver.displayManager.sessionCommands = ''`, `    spice-vdagent`}, []string{"i3"}, 2},
 		{"i3", func(s *spec.Spec) { s.Desktop = "i3" },
-			[]string{`  services.xserver.windowManager.i3.enable = true;`}, []string{"dwm", "i3-gaps"}, 2},
+			[]string{`  services.xserver.windowManager.i3.enable = true;`,
+				`  services.spice-vdagentd.enable = true;`, `  services.xserver.displayManager.sessionCommands = ''`, `    spice-vdagent`}, []string{"dwm", "i3-gaps"}, 2},
 		{"bios mbr no swap", func(s *spec.Spec) { s.Firmware, s.PartitionTable = "bios", "mbr" }, nil, nil, 1},
 	}
 	common := []string{

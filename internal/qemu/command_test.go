@@ -94,6 +94,14 @@ func goldenCases() []goldenCase {
 	fwd.Spec.PortForwards = []spec.PortForward{{Host: 8080, Guest: 80, Proto: "tcp"}, {Host: 5432, Guest: 5432}}
 	cs = append(cs, goldenCase{"port-forwards", fwd})
 
+	// A desktop needs a screen even headless (nixvm screenshot): aarch64
+	// gets its virtio-gpu without input devices.
+	for _, arch := range spec.Arches {
+		d := base(arch, "uefi", "tcg", "none")
+		d.Spec.Desktop = "i3"
+		cs = append(cs, goldenCase{arch + "-desktop-headless", d})
+	}
+
 	long := base("x86_64", "uefi", "tcg", "vnc")
 	long.Instance.Dir = "/home/a-rather-long-user-name/" + strings.Repeat("deeply/nested/", 5) + ".local/share/nixvm/vms/demo"
 	cs = append(cs, goldenCase{"long-instance-dir", long})
@@ -158,8 +166,15 @@ func TestCommandInvariants(t *testing.T) {
 		if c.p.Display != "none" && !has(argv, "usb-tablet") {
 			t.Errorf("%s: display %s without a USB tablet: %s", c.name, c.p.Display, line)
 		}
-		if c.p.Display != "none" && !strings.Contains(line, "-vga std") && !strings.Contains(line, "virtio-gpu") {
-			t.Errorf("%s: display %s without a display device: %s", c.name, c.p.Display, line)
+		// A desktop has a screen even headless; x86 always has a VGA.
+		device := strings.Contains(line, "-vga std") || strings.Contains(line, "-vga qxl") || strings.Contains(line, "-device virtio-gpu-pci")
+		desktop := c.p.Spec.Desktop != "" && c.p.Spec.Desktop != "none"
+		if (c.p.Display != "none" || desktop || c.p.Spec.Arch == "x86_64") && !device {
+			t.Errorf("%s: display %s, desktop %q, without a display device: %s", c.name, c.p.Display, c.p.Spec.Desktop, line)
+		}
+		// SPICE's viewer sets the screen size: not the fixed-size std VGA.
+		if c.p.Display == "spice" && strings.Contains(line, "-vga std") {
+			t.Errorf("%s: SPICE with a VGA the viewer cannot resize: %s", c.name, line)
 		}
 		if c.p.Display == "spice" && !strings.Contains(line, "-spice unix=on,addr=/") {
 			t.Errorf("%s: SPICE not on a unix socket: %s", c.name, line)

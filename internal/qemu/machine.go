@@ -155,9 +155,10 @@ type KernelBoot struct {
 // devices (a VGA, a NIC, a CD-ROM drive, a monitor and serial on virtual
 // consoles, a parallel port) differ between machine types and versions, and
 // a host's /etc/qemu config could add more. Everything the VM needs is in
-// the model, so it says the whole machine. On x86 that includes a standard
-// VGA even when headless, so a display (e.g. VNC via QMP) can be attached
-// later and the installer's framebuffer console has somewhere to go.
+// the model, so it says the whole machine. On x86 that includes a VGA even
+// when headless, so the installer's framebuffer console has somewhere to
+// go and nixvm screenshot has a screen; aarch64 gets its virtio-gpu
+// headless when the guest runs a desktop (arch's DisplayArgs).
 func Build(p Params) (Machine, error) {
 	if err := check(p); err != nil {
 		return Machine{}, err
@@ -235,7 +236,7 @@ func Build(p Params) (Machine, error) {
 	m.Serial = Serial{ID: "serial0", Socket: in.SerialSocket(), Log: in.SerialLog()}
 	m.QMP = in.QMPSocket()
 
-	m.Display = Display{Mode: p.Display, Devices: a.DisplayArgs(p.Display != "none")}
+	m.Display = Display{Mode: p.Display, Devices: a.DisplayArgs(p.Display, s.Desktop != "" && s.Desktop != "none")}
 	switch p.Display {
 	case "vnc":
 		m.Display.Socket = VNCSocket(in)

@@ -157,3 +157,39 @@ func after(argv []string, flag string) string {
 	}
 	return ""
 }
+
+// TestBuildDisplay: the graphics and input devices of each display mode, on
+// VMs with and without a desktop.
+func TestBuildDisplay(t *testing.T) {
+	x86Input := []string{"-usb", "-device", "usb-tablet"}
+	armInput := []string{"-device", "qemu-xhci", "-device", "usb-kbd", "-device", "usb-tablet"}
+	tests := []struct {
+		arch, display, desktop string
+		want                   []string
+	}{
+		{"x86_64", "none", "none", []string{"-vga", "std"}},
+		{"x86_64", "none", "i3", []string{"-vga", "std"}},
+		{"x86_64", "gtk", "i3", append([]string{"-vga", "std"}, x86Input...)},
+		{"x86_64", "vnc", "none", append([]string{"-vga", "std"}, x86Input...)},
+		{"x86_64", "spice", "dwm", append([]string{"-vga", "qxl"}, x86Input...)},
+		{"x86_64", "spice", "none", append([]string{"-vga", "qxl"}, x86Input...)},
+		{"aarch64", "none", "none", nil},
+		{"aarch64", "none", "i3", []string{"-device", "virtio-gpu-pci"}},
+		{"aarch64", "none", "dwm", []string{"-device", "virtio-gpu-pci"}},
+		{"aarch64", "sdl", "none", append([]string{"-device", "virtio-gpu-pci"}, armInput...)},
+		{"aarch64", "spice", "i3", append([]string{"-device", "virtio-gpu-pci"}, armInput...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arch+"-"+tt.display+"-"+tt.desktop, func(t *testing.T) {
+			p := base(tt.arch, "uefi", "tcg", tt.display)
+			p.Spec.Desktop = tt.desktop
+			m, err := Build(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(m.Display.Devices, tt.want) {
+				t.Errorf("display devices %q, want %q", m.Display.Devices, tt.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package vm
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestChooseDisplay(t *testing.T) {
 	tests := []struct {
@@ -26,8 +29,36 @@ func TestChooseDisplay(t *testing.T) {
 			}
 		})
 	}
-	if DisplayKeys("gtk") == "" || DisplayKeys("sdl") == "" || DisplayKeys("vnc") != "" {
-		t.Errorf("DisplayKeys: keys only for windows")
+}
+
+// TestDisplayKeys: each window names the keys as its UI shows them: gtk's
+// menu accelerators (GtkAccelLabel renders "Ctrl+Alt+G"; ui/gtk.c binds g
+// and f with HOTKEY_MODIFIERS), SDL's window title ("Press Ctrl-Alt-G to
+// exit grab", ui/sdl2.c; f toggles full screen).
+func TestDisplayKeys(t *testing.T) {
+	for _, tt := range []struct {
+		mode      string
+		want, not []string
+	}{
+		{"gtk", []string{"Ctrl+Alt+G frees the mouse", "Ctrl+Alt+F toggles full screen"}, []string{"Ctrl-Alt"}},
+		{"sdl", []string{"Ctrl-Alt-G frees the mouse", "Ctrl-Alt-F toggles full screen"}, []string{"Ctrl+Alt"}},
+	} {
+		got := DisplayKeys(tt.mode)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("DisplayKeys(%s) = %q, want %q in it", tt.mode, got, w)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(got, n) {
+				t.Errorf("DisplayKeys(%s) = %q spells the keys as the other UI does (%q)", tt.mode, got, n)
+			}
+		}
+	}
+	for _, mode := range []string{"none", "vnc", "spice"} {
+		if got := DisplayKeys(mode); got != "" {
+			t.Errorf("DisplayKeys(%s) = %q, want none (no window)", mode, got)
+		}
 	}
 }
 

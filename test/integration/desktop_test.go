@@ -20,7 +20,8 @@ import (
 // LightDM logged nixos in straight into the window manager on :0, that i3
 // runs with gaps, and that nixvm screenshot shows a desktop: a PNG of the
 // X screen's size, not one colour, unlike the text screen of a VM without
-// a desktop.
+// a desktop. The i3 VM then starts with --display spice: the session's SPICE
+// agent runs.
 func TestDesktop(t *testing.T) {
 	iso := standinISO(t, "")
 	text := textScreen(t, iso)
@@ -86,12 +87,31 @@ func TestDesktop(t *testing.T) {
 			if n := colours(img); n < 3 {
 				t.Errorf("screenshot has %d colours: not a desktop", n)
 			}
-			if sameImage(img, text) {
-				t.Errorf("the %s screenshot equals the text screen of a VM without a desktop", c.desktop)
+			// The text screen is another size (VGA text mode): compared at
+			// the desktop's size, most of a desktop's pixels differ.
+			d := differing(img, text)
+			t.Logf("%s screenshot: %s, %d colours; %.1f%% of its pixels differ from the text screen (%dx%d) at that size",
+				c.desktop, mode[1]+"x"+mode[2], colours(img), 100*d, text.Bounds().Dx(), text.Bounds().Dy())
+			if d < 0.01 {
+				t.Errorf("the %s screenshot differs from the text screen of a VM without a desktop in %.2f%% of its pixels: not a desktop", c.desktop, 100*d)
 			}
 			if dir := os.Getenv("NIXVM_TEST_SCREENSHOT_DIR"); dir != "" {
 				// nixvm screenshot's own file (docs/img/i3.png is one).
 				e.ok("screenshot", name, "-o", filepath.Join(dir, c.desktop+".png"))
+			}
+			if c.desktop == "i3" {
+				// With SPICE the session's agent runs (it applies a viewer's
+				// window size) on the QXL VGA, and the screen is a desktop.
+				e.ok("stop", name)
+				e.ok("start", name, "--display", "spice")
+				waitGuest(t, e, name, "pgrep -u nixos -x i3 >/dev/null && echo up", "up", 5*time.Minute)
+				if r := e.run("ssh", name, "--", "sh", "-c", "sleep 5; pgrep -u nixos -x spice-vdagent >/dev/null && echo agent"); strings.TrimSpace(r.out) != "agent" {
+					diag := e.run("ssh", name, "--", "sh", "-c", "ls -l /dev/virtio-ports; systemctl status spice-vdagentd.socket spice-vdagentd --no-pager 2>&1 | tail -n 20; sudo journalctl -b --no-pager 2>&1 | grep -i -e spice -e vdagent | tail -n 30; loginctl list-sessions --no-pager; tail -n 30 ~/.xsession-errors")
+					t.Fatalf("%s with --display spice: no spice-vdagent of nixos running (%q %q)\n%s%s", name, r.out, r.err, diag.out, diag.err)
+				}
+				if n := colours(screenshot(t, e, name)); n < 3 {
+					t.Errorf("screenshot with SPICE has %d colours: not a desktop", n)
+				}
 			}
 			e.ok("stop", name)
 		})
@@ -101,7 +121,7 @@ func TestDesktop(t *testing.T) {
 // TestDisplayWindow starts a VM with --display gtk on a real X server
 // (Xvfb): QEMU's window appears in the server's window list, nixvm prints
 // the keys, the choice is remembered by the next start, and --display vnc
-// listens on a unix socket that nixvm display names.
+// and spice listen on unix sockets that nixvm display names.
 func TestDisplayWindow(t *testing.T) {
 	needIntegration(t)
 	for _, tool := range []string{"Xvfb", "xwininfo"} {
@@ -145,6 +165,30 @@ func TestDisplayWindow(t *testing.T) {
 	}
 	if fi, err := os.Stat(m[1]); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("%s is not a listening socket: %v", m[1], err)
+	}
+	e.ok("stop", "--force", "win")
+
+	// SPICE: a unix socket for remote-viewer, the QXL VGA (its size follows
+	// the viewer's window), and the screen still screenshots.
+	out = e.ok("start", "win", "--display", "spice")
+	got = e.ok("display", "win")
+	m = regexp.MustCompile(`remote-viewer spice\+unix://(/\S+/spice\.sock)`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("nixvm display for spice printed %q (start said %q)", got, out)
+	}
+	if fi, err := os.Stat(m[1]); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("%s is not a listening socket: %v", m[1], err)
+	}
+	cmdline, err := os.ReadFile(filepath.Join(e.data, "nixvm", "vms", "win", "cmdline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cmdline), "-vga qxl") || !strings.Contains(string(cmdline), "name=com.redhat.spice.0") {
+		t.Errorf("spice VM has no QXL VGA or no SPICE agent port: %s", cmdline)
+	}
+	img := screenshot(t, e, "win")
+	if b := img.Bounds(); b.Dx() < 320 || b.Dy() < 200 {
+		t.Errorf("screenshot of the QXL VGA is %dx%d", b.Dx(), b.Dy())
 	}
 	e.ok("stop", "--force", "win")
 }
@@ -271,16 +315,22 @@ func colours(img image.Image) int {
 	return len(seen)
 }
 
-func sameImage(a, b image.Image) bool {
-	if a.Bounds() != b.Bounds() {
-		return false
-	}
-	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
-		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
-			if a.At(x, y) != b.At(x, y) {
-				return false
+// differing is the fraction of a's pixels that differ from b scaled to a's
+// size (nearest neighbour), over every second pixel.
+func differing(a, b image.Image) float64 {
+	ab, bb := a.Bounds(), b.Bounds()
+	n, diff := 0, 0
+	for y := ab.Min.Y; y < ab.Max.Y; y += 2 {
+		for x := ab.Min.X; x < ab.Max.X; x += 2 {
+			bx := bb.Min.X + (x-ab.Min.X)*bb.Dx()/ab.Dx()
+			by := bb.Min.Y + (y-ab.Min.Y)*bb.Dy()/ab.Dy()
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(bx, by).RGBA()
+			if r1 != r2 || g1 != g2 || b1 != b2 {
+				diff++
 			}
+			n++
 		}
 	}
-	return true
+	return float64(diff) / float64(n)
 }
