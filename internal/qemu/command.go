@@ -62,11 +62,11 @@ var Accels = []string{"kvm", "hvf", "tcg"}
 
 // VNCSocket is the unix socket QEMU's VNC server listens on for display
 // "vnc". It sits next to the other sockets so it obeys the same path limit.
-func VNCSocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "vnc.sock") }
+func VNCSocket(in store.Instance) string { return in.VNCSocket() }
 
 // SpiceSocket is the unix socket QEMU's SPICE server listens on for
 // display "spice", next to the other sockets.
-func SpiceSocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "spice.sock") }
+func SpiceSocket(in store.Instance) string { return in.SpiceSocket() }
 
 // SpiceAgentPort is the virtio-serial port name of the SPICE agent
 // (spice-vdagent, NixOS's services.spice-vdagentd): over it the viewer
@@ -86,7 +86,7 @@ const GuestAgentPort = "org.qemu.guest_agent.0"
 // QGASocket is the unix socket on the host end of the guest agent's port
 // (internal/qga talks to it). It sits next to the other sockets so it obeys
 // the same path limit.
-func QGASocket(in store.Instance) string { return filepath.Join(in.SocketDir(), "qga.sock") }
+func QGASocket(in store.Instance) string { return in.QGASocket() }
 
 // Command returns the QEMU argv for p (Build, rendered by Argv); argv[0] is
 // p.Binary. It does no I/O.

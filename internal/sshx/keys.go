@@ -26,13 +26,6 @@ const User = "nixos"
 // keyComment marks the user's key in authorized_keys files.
 const keyComment = "nixvm"
 
-// File names in the instance directory.
-const (
-	hostKeyFile    = "ssh_host_ed25519_key"
-	knownHostsFile = "known_hosts"
-	configFile     = "ssh_config"
-)
-
 // HostKeyAlias is the name the VM's host key is recorded under in its
 // known_hosts: a fixed alias rather than 127.0.0.1:PORT, so a VM whose
 // forwarded port changes between starts is still verified, and two VMs never
@@ -40,16 +33,16 @@ const (
 func HostKeyAlias(name string) string { return "nixvm-" + name }
 
 // HostKeyPath is the VM's private host key in its instance directory.
-func HostKeyPath(in store.Instance) string { return filepath.Join(in.Dir, hostKeyFile) }
+func HostKeyPath(in store.Instance) string { return in.HostKey() }
 
 // HostPubPath is the VM's public host key in its instance directory.
 func HostPubPath(in store.Instance) string { return HostKeyPath(in) + ".pub" }
 
 // KnownHostsPath is the VM's known_hosts file (one line, under HostKeyAlias).
-func KnownHostsPath(in store.Instance) string { return filepath.Join(in.Dir, knownHostsFile) }
+func KnownHostsPath(in store.Instance) string { return in.KnownHosts() }
 
 // ConfigPath is where `nixvm ssh` writes the VM's OpenSSH client config.
-func ConfigPath(in store.Instance) string { return filepath.Join(in.Dir, configFile) }
+func ConfigPath(in store.Instance) string { return in.SSHConfig() }
 
 // UserKeyPath is the user's private key: $XDG_CONFIG_HOME/nixvm/ssh/id_ed25519.
 func UserKeyPath() (string, error) {

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // maxSocketPath is the longest usable unix socket path (sun_path is 108
@@ -135,3 +138,36 @@ func (in Instance) SocketDir() string {
 
 func (in Instance) QMPSocket() string    { return filepath.Join(in.SocketDir(), "qmp.sock") }
 func (in Instance) SerialSocket() string { return filepath.Join(in.SocketDir(), "serial.sock") }
+
+// QGASocket is the host end of the guest agent's virtio-serial port;
+// VNCSocket and SpiceSocket are where QEMU's VNC and SPICE servers listen.
+// All sit next to the other sockets, under the same path limit.
+func (in Instance) QGASocket() string   { return filepath.Join(in.SocketDir(), "qga.sock") }
+func (in Instance) VNCSocket() string   { return filepath.Join(in.SocketDir(), "vnc.sock") }
+func (in Instance) SpiceSocket() string { return filepath.Join(in.SocketDir(), "spice.sock") }
+
+// HostKey is the VM's SSH host key (its .pub beside it), KnownHosts the
+// known_hosts line nixvm verifies it with, SSHConfig the OpenSSH client
+// config nixvm ssh writes.
+func (in Instance) HostKey() string    { return in.path("ssh_host_ed25519_key") }
+func (in Instance) KnownHosts() string { return in.path("known_hosts") }
+func (in Instance) SSHConfig() string  { return in.path("ssh_config") }
+
+// BaseDisk is a new name for a frozen base of disk i (nixvm clone),
+// disk<i>.base-<unix nanos>.qcow2: in the VM's own directory, so that
+// relative backing names inside it stay valid.
+func (in Instance) BaseDisk(i int, t time.Time) string {
+	return in.path("disk" + strconv.Itoa(i) + ".base-" + strconv.FormatInt(t.UnixNano(), 10) + ".qcow2")
+}
+
+// BaseDisks lists the VM's frozen bases.
+func (in Instance) BaseDisks() []string {
+	m, _ := filepath.Glob(in.path("disk[0-9]*.base-*.qcow2"))
+	return m
+}
+
+// IsBaseDisk says whether path is a frozen base of in (BaseDisk's name, in
+// in's directory).
+func (in Instance) IsBaseDisk(path string) bool {
+	return filepath.Dir(path) == in.Dir && strings.Contains(filepath.Base(path), ".base-")
+}

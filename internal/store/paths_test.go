@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestXDGDirs(t *testing.T) {
@@ -53,5 +54,34 @@ func TestSocketDir(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", "")
 	if sd := long.SocketDir(); !strings.Contains(sd, "nixvm-") {
 		t.Errorf("without XDG_RUNTIME_DIR sockets go to %s, want a per-user temp dir", sd)
+	}
+}
+
+// TestInstanceFileNames: every file of an instance directory is named by
+// store (one place), and a frozen base is told from a disk by its name.
+func TestInstanceFileNames(t *testing.T) {
+	in := Instance{Name: "lab", Dir: "/v/lab"}
+	for got, want := range map[string]string{
+		in.HostKey():                     "/v/lab/ssh_host_ed25519_key",
+		in.KnownHosts():                  "/v/lab/known_hosts",
+		in.SSHConfig():                   "/v/lab/ssh_config",
+		in.QGASocket():                   "/v/lab/qga.sock",
+		in.VNCSocket():                   "/v/lab/vnc.sock",
+		in.SpiceSocket():                 "/v/lab/spice.sock",
+		in.BaseDisk(1, time.Unix(0, 42)): "/v/lab/disk1.base-42.qcow2",
+	} {
+		if got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+	for path, want := range map[string]bool{
+		in.BaseDisk(0, time.Now()):       true,
+		in.Disk(0):                       false,
+		"/v/other/disk0.base-42.qcow2":   false,
+		"/v/lab/disk0.qcow2.overlay-tmp": false,
+	} {
+		if got := in.IsBaseDisk(path); got != want {
+			t.Errorf("IsBaseDisk(%s) = %v, want %v", path, got, want)
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -275,12 +274,6 @@ func Protect(ctx context.Context, facts *host.Facts, lock *store.Lock, on bool) 
 	return lock.UpdateState(func(st *store.State) { st.Protected = on })
 }
 
-// baseDiskRE-like naming: disk<i>.base-<unix nanos>.qcow2, in the VM's own
-// directory so that relative backing names inside it stay valid.
-func baseDiskName(i int, t time.Time) string {
-	return "disk" + strconv.Itoa(i) + ".base-" + strconv.FormatInt(t.UnixNano(), 10) + ".qcow2"
-}
-
 // freezeDisk returns the path of a read-only image with the current content
 // of disk i of in (stopped, locked), which in's disk then reads through. If
 // the disk is an empty overlay over such a base already, that base is
@@ -301,7 +294,7 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 		return "", err
 	}
 	for _, b := range chain[1:] {
-		if filepath.Dir(b) == in.Dir && strings.Contains(filepath.Base(b), ".base-") {
+		if in.IsBaseDisk(b) {
 			if err := os.Chmod(b, 0o400); err != nil {
 				return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
 			}
@@ -311,7 +304,7 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 	if err != nil {
 		return "", err
 	}
-	if backing != "" && filepath.Dir(filepath.Join(in.Dir, backing)) == in.Dir && strings.Contains(backing, ".base-") {
+	if backing != "" && in.IsBaseDisk(filepath.Join(in.Dir, backing)) {
 		used, err := q.TopAllocated(ctx, disk)
 		if err != nil {
 			return "", err
@@ -320,8 +313,8 @@ func freezeDisk(ctx context.Context, q qemuimg.Tool, in store.Instance, i int) (
 			return filepath.Join(in.Dir, backing), nil
 		}
 	}
-	name := baseDiskName(i, time.Now())
-	base := filepath.Join(in.Dir, name)
+	base := in.BaseDisk(i, time.Now())
+	name := filepath.Base(base)
 	if err := os.Link(disk, base); err != nil {
 		return "", fmt.Errorf("freeze disk %d of %s: %w", i, in.Name, err)
 	}
@@ -390,7 +383,7 @@ func Dependents(in store.Instance) ([]string, error) {
 func dependsOn(vm, base store.Instance) bool {
 	disks, _ := filepath.Glob(filepath.Join(vm.Dir, "disk[0-9]*.qcow2"))
 	for _, d := range disks {
-		if strings.Contains(filepath.Base(d), ".base-") {
+		if vm.IsBaseDisk(d) {
 			continue
 		}
 		chain, _ := qemuimg.BackingChain(d)

@@ -2,7 +2,6 @@ package vm
 
 import (
 	"os"
-	"path/filepath"
 	"syscall"
 
 	"github.com/nixvm/nixvm/internal/qemu"
@@ -100,8 +99,7 @@ func Status(in store.Instance) Info {
 			info.DiskBytes += allocated(in.Disk(i))
 		}
 		// Frozen bases (nixvm clone) are this VM's disks too.
-		bases, _ := filepath.Glob(filepath.Join(in.Dir, "disk[0-9]*.base-*.qcow2"))
-		for _, b := range bases {
+		for _, b := range in.BaseDisks() {
 			info.DiskBytes += allocated(b)
 		}
 		info.CloneOf, _ = BaseOf(in)
