@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -22,15 +21,7 @@ func TestCloneDropsForwards(t *testing.T) {
 		t.Skip("qemu-img not installed")
 	}
 	in, _ := testVM(t, "lab", 2222, false)
-	s := &spec.Spec{Name: "lab", Firmware: "bios", SSHPort: 2222, PortForwards: []spec.PortForward{{Host: 8080, Guest: 80, Proto: "tcp"}, {Host: 8443, Guest: 443, Proto: "tcp"}}}
-	s.ApplyDefaults()
-	data, err := s.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(in.SpecFile(), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeTestSpec(t, in, &spec.Spec{Name: "lab", Firmware: "bios", SSHPort: 2222, PortForwards: []spec.PortForward{{Host: 8080, Guest: 80, Proto: "tcp"}, {Host: 8443, Guest: 443, Proto: "tcp"}}})
 	lock, err := in.TryLock("test")
 	if err != nil {
 		t.Fatal(err)

@@ -81,15 +81,7 @@ func testVM(t *testing.T, name string, specPort int, noHostKey bool) (store.Inst
 	if err := os.MkdirAll(in.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s := &spec.Spec{Name: name, SSHPort: specPort}
-	s.ApplyDefaults()
-	data, err := s.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(in.SpecFile(), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeTestSpec(t, in, &spec.Spec{Name: name, SSHPort: specPort})
 	lock, err := in.TryLock("test")
 	if err != nil {
 		t.Fatal(err)
@@ -393,4 +385,17 @@ func FuzzShellJoin(f *testing.F) {
 			t.Errorf("shell saw %q, want %q (joined: %s)", got, args, shellJoin(args))
 		}
 	})
+}
+
+// writeTestSpec writes s, with its defaults, as in's spec.yaml.
+func writeTestSpec(t *testing.T, in store.Instance, s *spec.Spec) {
+	t.Helper()
+	s.ApplyDefaults()
+	data, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in.SpecFile(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
